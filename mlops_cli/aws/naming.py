@@ -1,0 +1,111 @@
+"""Deterministic resource names derived from the config, and AWS's naming rules checked before any call.
+
+Pure functions only (no boto3): the config loader uses them to reject a name AWS would reject.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+
+# A 12-digit stand-in, so derived names can be length-checked before the account is known.
+PLACEHOLDER_ACCOUNT = "000000000000"
+
+_BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
+_SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_KMS_ALIAS = re.compile(r"^alias/[a-zA-Z0-9/_-]{1,250}$")
+
+
+def bucket_name_problems(name: str) -> list[str]:
+    """Every S3 general-purpose bucket naming rule that `name` breaks (empty when valid)."""
+    problems = []
+    if not 3 <= len(name) <= 63:
+        problems.append(f"must be 3 to 63 characters long (it has {len(name)})")
+    if not _BUCKET_CHARS.match(name):
+        problems.append(
+            "may hold only lowercase letters, digits, dots and hyphens, and must begin and end with a letter or digit"
+        )
+    if ".." in name:
+        problems.append("must not contain two adjacent dots")
+    try:
+        ipaddress.IPv4Address(name)
+        problems.append("must not be formatted as an IP address")
+    except ValueError:
+        pass
+    for prefix in ("xn--", "sthree-", "amzn-s3-demo-"):
+        if name.startswith(prefix):
+            problems.append(f"must not start with '{prefix}'")
+    for suffix in ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap"):
+        if name.endswith(suffix):
+            problems.append(f"must not end with '{suffix}'")
+    return problems
+
+
+def sagemaker_name_problems(name: str) -> list[str]:
+    """SageMaker resource names: 1-63 letters, digits and hyphens, starting and ending with a letter or digit."""
+    if _SAGEMAKER_NAME.match(name):
+        return []
+    return [
+        f"'{name}' is not a valid SageMaker name: 1 to 63 letters, digits and hyphens, "
+        "starting and ending with a letter or digit"
+    ]
+
+
+def iam_role_name_problems(name: str) -> list[str]:
+    if _IAM_ROLE_NAME.match(name):
+        return []
+    return [f"'{name}' is not a valid IAM role name: 1 to 64 characters of letters, digits and +=,.@_-"]
+
+
+def kms_alias_problems(alias: str) -> list[str]:
+    if not _KMS_ALIAS.match(alias):
+        return [f"'{alias}' is not a valid KMS alias: 'alias/' then letters, digits, '/', '_' or '-'"]
+    if alias.startswith("alias/aws/"):
+        return [f"'{alias}' is reserved for AWS managed keys"]
+    return []
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Every name the tool derives from (project, environment, region, account)."""
+
+    project: str
+    environment: str
+    region: str
+    account: str = PLACEHOLDER_ACCOUNT
+    bucket_override: str | None = None
+    log_bucket_override: str | None = None
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.project}-{self.environment}"
+
+    @property
+    def data_bucket(self) -> str:
+        return self.bucket_override or f"{self.prefix}-{self.account}-{self.region}-data"
+
+    @property
+    def log_bucket(self) -> str:
+        return self.log_bucket_override or f"{self.prefix}-{self.account}-{self.region}-logs"
+
+    @property
+    def kms_alias(self) -> str:
+        return f"alias/{self.prefix}-data"
+
+    def access_log_prefix(self) -> str:
+        return f"s3-access/{self.data_bucket}/"
+
+    def problems(self) -> dict[str, list[str]]:
+        """Naming problems keyed by the config field that decides the name."""
+        found: dict[str, list[str]] = {}
+        bucket_field = "storage.bucket" if self.bucket_override else "project"
+        for field, name in ((bucket_field, self.data_bucket), ("storage.log_bucket", self.log_bucket)):
+            if field == "storage.log_bucket" and not self.log_bucket_override:
+                field = "project"
+            for problem in bucket_name_problems(name):
+                found.setdefault(field, []).append(f"bucket name '{name}' {problem}")
+        for problem in kms_alias_problems(self.kms_alias):
+            found.setdefault("project", []).append(problem)
+        return found

@@ -1,0 +1,282 @@
+"""The configuration schema. One file per environment; every field is documented for `mlops config schema`."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from mlops_cli.aws.naming import ResourceNames, bucket_name_problems, kms_alias_problems
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|root|assumed-role)(/.+)?$")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+ProjectName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$",
+        description="Lowercase letters, digits and hyphens, 2-20 characters; the first part of every resource name.",
+    ),
+]
+EnvironmentName = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9]{0,9}$",
+        description="Lowercase letters and digits, 1-10 characters (local, dev, prod, ...).",
+    ),
+]
+
+
+class Retries(Strict):
+    mode: Literal["standard", "adaptive", "legacy"] = Field("standard", description="botocore retry mode.")
+    max_attempts: int = Field(5, ge=1, le=20, description="Attempts per call, the first included.")
+
+
+class Timeouts(Strict):
+    connect: float = Field(10, gt=0, le=300, description="Seconds to open a connection.")
+    read: float = Field(60, gt=0, le=900, description="Seconds to wait for a response.")
+
+
+class AwsConfig(Strict):
+    region: str = Field(
+        description="AWS region; taken from AWS_REGION / AWS_DEFAULT_REGION when the config leaves it out."
+    )
+    profile: str | None = Field(None, description="Named profile from ~/.aws; default: the standard credential chain.")
+    endpoint_url: str | None = Field(
+        None, description="'local' for the embedded emulator, an http(s) URL for another endpoint, or empty for AWS."
+    )
+    role_arn: str | None = Field(None, description="An existing SageMaker execution role; default: one is generated.")
+    retries: Retries = Field(default_factory=lambda: Retries())
+    timeouts: Timeouts = Field(default_factory=lambda: Timeouts())
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str) -> str:
+        if not _REGION.match(value):
+            raise ValueError(f"'{value}' is not an AWS region name (like eu-west-1)")
+        return value
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value in (None, "", "local"):
+            return value or None
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"'{value}' is neither 'local' nor an http(s) URL")
+        return value
+
+    @field_validator("role_arn")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$", value):
+            raise ValueError(f"'{value}' is not an IAM role ARN")
+        return value
+
+    @property
+    def is_local(self) -> bool:
+        return self.endpoint_url == "local"
+
+
+ColumnType = Literal["int", "float", "string", "bool", "category"]
+
+
+class Column(Strict):
+    """One column of the dataset. `bool` columns hold yes/no (also true/false, 1/0)."""
+
+    type: ColumnType
+    values: list[str] | None = Field(None, description="Allowed values of a category column.")
+    min: float | None = Field(None, description="Smallest allowed value of a numeric column.")
+    max: float | None = Field(None, description="Largest allowed value of a numeric column.")
+    nullable: bool = Field(True, description="Whether a value may be missing (the target never may).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Column:
+        if self.type == "category" and not self.values:
+            raise ValueError("a category column needs 'values', the list of allowed categories")
+        if self.type != "category" and self.values is not None:
+            raise ValueError(f"'values' applies to category columns only, not {self.type}")
+        if (self.min is not None or self.max is not None) and self.type not in ("int", "float"):
+            raise ValueError("'min' and 'max' apply to int and float columns only")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        return self
+
+
+def _column_shorthand(value: Any) -> Any:
+    """`plan: int` or `plan: {category: [a, b]}` are short for the full column mapping."""
+    if isinstance(value, str):
+        return {"type": value}
+    if isinstance(value, dict) and "category" in value and "type" not in value:
+        rest = {k: v for k, v in value.items() if k != "category"}
+        return {"type": "category", "values": value["category"], **rest}
+    return value
+
+
+class Dataset(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Dataset name, used in S3 prefixes.")
+    key: str = Field(description="The column that identifies a row (used for deduplication and the split).")
+    target: str = Field(description="The binary label column (type bool).")
+    columns: dict[str, Column] = Field(description="Every column, in file order: a type or a column mapping.")
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {name: _column_shorthand(spec) for name, spec in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _key_and_target(self) -> Dataset:
+        for role in ("key", "target"):
+            column = getattr(self, role)
+            if column not in self.columns:
+                raise ValueError(f"{role} column '{column}' is not among the declared columns")
+        if self.columns[self.target].type != "bool":
+            raise ValueError(f"the target '{self.target}' must be a bool (yes/no) column")
+        if self.key == self.target:
+            raise ValueError("the key and the target must be different columns")
+        return self
+
+    @property
+    def features(self) -> dict[str, Column]:
+        return {name: col for name, col in self.columns.items() if name not in (self.key, self.target)}
+
+    @property
+    def raw_prefix(self) -> str:
+        return f"raw/{self.name}/"
+
+
+class AccessGrant(Strict):
+    """An IAM principal allowed to read or write only the listed prefixes of the data bucket."""
+
+    arn: str = Field(description="IAM role or user ARN.")
+    prefixes: list[str] = Field(min_length=1, description="Key prefixes, like 'processed/' or 'raw/churn/'.")
+
+    @field_validator("arn")
+    @classmethod
+    def _arn(cls, value: str) -> str:
+        if not _PRINCIPAL_ARN.match(value):
+            raise ValueError(f"'{value}' is not an IAM role or user ARN")
+        return value
+
+    @field_validator("prefixes")
+    @classmethod
+    def _prefixes(cls, value: list[str]) -> list[str]:
+        for prefix in value:
+            if prefix.startswith("/") or "*" in prefix or not prefix.endswith("/"):
+                raise ValueError(f"prefix '{prefix}' must end with '/', not start with '/', and hold no '*'")
+        return value
+
+
+class RawTransition(Strict):
+    days: int = Field(ge=1, description="Days after upload.")
+    storage_class: Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
+
+
+class Lifecycle(Strict):
+    noncurrent_days: int = Field(90, ge=1, le=3650, description="Expire noncurrent object versions after N days.")
+    abort_multipart_days: int = Field(7, ge=1, le=365, description="Abort incomplete multipart uploads after N days.")
+    raw_transitions: list[RawTransition] = Field(
+        default_factory=list, description="Move raw data to cheaper storage classes as it ages."
+    )
+
+
+class Upload(Strict):
+    multipart_threshold_mb: int = Field(64, ge=5, le=5120, description="Files at least this large go multipart.")
+    part_size_mb: int = Field(16, ge=5, le=5120, description="Multipart part size.")
+    max_concurrency: int = Field(8, ge=1, le=64, description="Parallel part uploads.")
+
+
+class Storage(Strict):
+    bucket: str | None = Field(None, description="Data bucket; default <project>-<env>-<account>-<region>-data.")
+    log_bucket: str | None = Field(None, description="Access-log bucket; default ...-logs.")
+    encryption: Literal["kms", "s3"] = Field("kms", description="SSE-KMS with a project key, or SSE-S3.")
+    kms_key: str | None = Field(None, description="Existing KMS key ARN or alias; default: a project key is created.")
+    access_logging: bool = Field(True, description="Server access logs into the log bucket.")
+    log_retention_days: int = Field(365, ge=1, le=3650, description="Expire access logs after N days.")
+    readers: list[AccessGrant] = Field(default_factory=list, description="Principals that may read their prefixes.")
+    writers: list[AccessGrant] = Field(default_factory=list, description="Principals that may write their prefixes.")
+    lifecycle: Lifecycle = Field(default_factory=lambda: Lifecycle())
+    upload: Upload = Field(default_factory=lambda: Upload())
+
+    @field_validator("bucket", "log_bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        if value is not None and (problems := bucket_name_problems(value)):
+            raise ValueError(f"bucket name '{value}' " + "; ".join(problems))
+        return value
+
+    @field_validator("kms_key")
+    @classmethod
+    def _kms(cls, value: str | None) -> str | None:
+        if value is None or _ARN.match(value):
+            return value
+        if problems := kms_alias_problems(value):
+            raise ValueError(problems[0] + " (or give a key ARN)")
+        return value
+
+    @model_validator(mode="after")
+    def _kms_only_with_kms(self) -> Storage:
+        if self.kms_key and self.encryption != "kms":
+            raise ValueError("kms_key is set but encryption is 's3'; use encryption: kms or drop kms_key")
+        return self
+
+
+_RESERVED_TAG_PREFIXES = ("aws:", "mlops:")
+
+
+class Config(Strict):
+    """An `mlops` configuration file."""
+
+    extends: str | None = Field(None, description="A base config file this one overlays (relative path).")
+    project: ProjectName
+    environment: EnvironmentName
+    aws: AwsConfig
+    tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every resource.")
+    dataset: Dataset
+    storage: Storage = Field(default_factory=lambda: Storage())
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, tag_value in value.items():
+            if key.startswith(_RESERVED_TAG_PREFIXES):
+                raise ValueError(f"tag '{key}': the prefixes aws: and mlops: are reserved")
+            if not 1 <= len(key) <= 128 or len(tag_value) > 256:
+                raise ValueError(f"tag '{key}': keys are 1-128 characters and values at most 256")
+        return value
+
+    @model_validator(mode="after")
+    def _derived_names(self) -> Config:
+        names = self.names()
+        problems = [p for field_problems in names.problems().values() for p in field_problems]
+        if problems:
+            raise ValueError("; ".join(problems) + " (shorten project/environment or set storage.bucket)")
+        return self
+
+    def names(self, account: str | None = None) -> ResourceNames:
+        kwargs = {"account": account} if account else {}
+        return ResourceNames(
+            project=self.project,
+            environment=self.environment,
+            region=self.aws.region,
+            bucket_override=self.storage.bucket,
+            log_bucket_override=self.storage.log_bucket,
+            **kwargs,
+        )
+
+    def standard_tags(self, stage: str) -> dict[str, str]:
+        """The tags every resource carries (DESIGN.md, principle 1), the user's first so ours win."""
+        return {
+            **self.tags,
+            "mlops:project": self.project,
+            "mlops:environment": self.environment,
+            "mlops:stage": stage,
+        }

@@ -1,0 +1,54 @@
+"""The project's error types. Each carries the exit code documented in the README (DESIGN.md, "Exit codes")."""
+
+from __future__ import annotations
+
+
+class MlopsError(Exception):
+    """Base error: a message that says what failed, why, and what to do next."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n{self.hint}" if self.hint else self.message
+
+
+class OperationFailed(MlopsError):
+    """An AWS error, a job that ended Failed, a rollout that was rolled back."""
+
+    exit_code = 1
+
+
+class DriftDetected(OperationFailed):
+    """`status --check` found resources that differ from the config."""
+
+
+class UsageError(MlopsError):
+    """Bad usage: nothing was changed in AWS."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """The configuration is invalid. Holds every problem found, each with file, line and field."""
+
+    def __init__(self, problems: list[str], *, hint: str | None = None) -> None:
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"invalid configuration ({len(problems)} {noun}):\n  " + "\n  ".join(problems), hint=hint)
+
+
+class PreconditionFailed(MlopsError):
+    """A precondition is not met (the resource does not exist, nothing is approved, ...)."""
+
+    exit_code = 3
+
+
+class WaitTimeout(MlopsError):
+    """Timed out while waiting; the work goes on in AWS."""
+
+    exit_code = 4

@@ -1,0 +1,110 @@
+"""The root command: global options, one sub-application per stage, and the single error handler."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import Any
+
+import click
+import typer
+
+from mlops_cli import __version__
+from mlops_cli.commands import config_cmd, local_cmd, storage_cmd
+from mlops_cli.commands.common import COMMON_PARAMETERS, options_from
+from mlops_cli.errors import MlopsError
+
+
+class MlopsApp(typer.Typer):
+    """A Typer app whose every error leaves through one place, with the documented exit code."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        verbose = any(arg in ("-v", "--verbose") for arg in sys.argv[1:])
+        json_mode = "--json" in sys.argv[1:]
+        try:
+            return super().__call__(*args, standalone_mode=False, **kwargs)
+        except MlopsError as exc:
+            _report(exc, exc.exit_code, json_mode, verbose)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        except (click.exceptions.Abort, KeyboardInterrupt):
+            sys.stderr.write("\nInterrupted. Running the command again continues where it stopped.\n")
+            sys.exit(130)
+        except Exception as exc:
+            _report(exc, 1, json_mode, verbose=True)
+            sys.exit(1)
+
+
+def _report(exc: BaseException, code: int, json_mode: bool, verbose: bool) -> None:
+    from mlops_cli.ui.output import Output
+
+    out = Output(json_mode=json_mode, verbose=verbose)
+    if verbose:
+        out.stderr.print(traceback.format_exc(), markup=False)
+    if isinstance(exc, MlopsError):
+        message = exc.message
+        out.error(message.replace("[", r"\["))
+        if exc.hint:
+            out.stderr.print(exc.hint.replace("[", r"\["))
+    else:
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        out.error(f"{message.replace('[', chr(92) + '[')} (this is a bug in mlops; please report it)")
+    if json_mode:
+        out.result({"error": {"exit_code": code, "type": type(exc).__name__, "message": str(exc)}})
+
+
+app = MlopsApp(
+    name="mlops",
+    help="Build and run a machine-learning system on AWS SageMaker from one YAML config.\n\n"
+    "Start with `mlops local up` and `mlops storage init -c configs/local.yaml` to try it on this machine.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mlops {__version__}")
+        raise typer.Exit()
+
+
+def _root(ctx: typer.Context, **values: Any) -> None:
+    ctx.obj = options_from(values)
+
+
+def _install_root_callback() -> None:
+    import inspect
+
+    params = [inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)]
+    params += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=annotation)
+        for name, annotation, option in COMMON_PARAMETERS
+    ]
+    params.append(
+        inspect.Parameter(
+            "version",
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=bool,
+            default=typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+        )
+    )
+
+    def root(**values: Any) -> None:
+        values.pop("version", None)
+        _root(**values)
+
+    root.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    root.__annotations__ = {p.name: p.annotation for p in params}
+    app.callback()(root)
+
+
+_install_root_callback()
+app.add_typer(config_cmd.app, name="config")
+app.add_typer(local_cmd.app, name="local")
+app.add_typer(storage_cmd.app, name="storage")
