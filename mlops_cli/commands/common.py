@@ -51,8 +51,16 @@ COMMON_PARAMETERS: list[tuple[str, Any, Any]] = [
         Path | None,
         typer.Option(None, "--config", "-c", help="Config file (or MLOPS_CONFIG).", show_default=False),
     ),
-    ("json_output", bool, typer.Option(False, "--json", help="Print the result as JSON on stdout, nothing else.")),
-    ("verbose", bool, typer.Option(False, "--verbose", "-v", help="More detail on stderr; tracebacks on errors.")),
+    (
+        "json_output",
+        bool,
+        typer.Option(False, "--json", help="Print the result as JSON on stdout, nothing else."),
+    ),
+    (
+        "verbose",
+        bool,
+        typer.Option(False, "--verbose", "-v", help="More detail on stderr; tracebacks on errors."),
+    ),
     ("quiet", bool, typer.Option(False, "--quiet", "-q", help="Only results and errors.")),
     ("yes", bool, typer.Option(False, "--yes", "-y", help="Confirm destructive actions without a prompt.")),
     (
@@ -88,7 +96,8 @@ class Invocation:
         path = self.options.config or (Path(env) if (env := os.environ.get("MLOPS_CONFIG")) else None)
         if path is None:
             raise UsageError(
-                "no config file given.", hint="Pass --config FILE (e.g. -c configs/local.yaml) or set MLOPS_CONFIG."
+                "no config file given.",
+                hint="Pass --config FILE (e.g. -c configs/local.yaml) or set MLOPS_CONFIG.",
             )
         return path
 

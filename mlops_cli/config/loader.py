@@ -155,7 +155,9 @@ def _interpolate(doc: _Document, problems: list[str]) -> None:
             if default is not None:
                 return default
             where = _fmt(_nearest(doc.locations, key_path))
-            problems.append(f"{where} {_dotted(key_path)}: environment variable {name} is not set (use ${{{name}:-default}})")
+            problems.append(
+                f"{where} {_dotted(key_path)}: environment variable {name} is not set (use ${{{name}:-default}})"
+            )
             return ""
 
         return _VAR.sub(replace, value)
@@ -197,7 +199,11 @@ def _default_region_from_env(doc: _Document) -> None:
 def _describe(error: Any, doc: _Document, path: Path) -> str:
     loc: KeyPath = tuple(error["loc"])
     # pydantic puts a union's or a validator's branch name in loc; keep the parts that are real keys
-    field_path = tuple(part for part in loc if not (isinstance(part, str) and ("[" in part or part.startswith("function-"))))
+    field_path = tuple(
+        part for part in loc if not (isinstance(part, str) and ("[" in part or part.startswith("function-")))
+    )
+    if not field_path:  # the whole-config checks are about names derived from the project
+        field_path = ("project",)
     where = _fmt(_nearest(doc.locations, field_path, default=(str(path), 1)))
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
@@ -208,7 +214,7 @@ def _describe(error: Any, doc: _Document, path: Path) -> str:
             message += " (set aws.region in the config, or AWS_REGION in the environment)"
     elif error["type"] in ("string_pattern_mismatch",):
         message = f"{error.get('input')!r} does not match the rule {error['ctx']['pattern']}"
-    return f"{where} {_dotted(field_path) or '(top level)'}: {message}"
+    return f"{where} {_dotted(field_path)}: {message}"
 
 
 def _nearest(locations: dict[KeyPath, Location], key_path: KeyPath, default: Location | None = None) -> Location:

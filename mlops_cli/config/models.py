@@ -50,11 +50,12 @@ class AwsConfig(Strict):
     )
     profile: str | None = Field(None, description="Named profile from ~/.aws; default: the standard credential chain.")
     endpoint_url: str | None = Field(
-        None, description="'local' for the embedded emulator, an http(s) URL for another endpoint, or empty for AWS."
+        None,
+        description="'local' for the embedded emulator, an http(s) URL for another endpoint, or empty for AWS.",
     )
     role_arn: str | None = Field(None, description="An existing SageMaker execution role; default: one is generated.")
-    retries: Retries = Field(default_factory=lambda: Retries())
-    timeouts: Timeouts = Field(default_factory=lambda: Timeouts())
+    retries: Retries = Field(default_factory=Retries)
+    timeouts: Timeouts = Field(default_factory=Timeouts)
 
     @field_validator("region")
     @classmethod
@@ -66,7 +67,7 @@ class AwsConfig(Strict):
     @field_validator("endpoint_url")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        if value in (None, "", "local"):
+        if not value or value == "local":
             return value or None
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError(f"'{value}' is neither 'local' nor an http(s) URL")
@@ -203,8 +204,8 @@ class Storage(Strict):
     log_retention_days: int = Field(365, ge=1, le=3650, description="Expire access logs after N days.")
     readers: list[AccessGrant] = Field(default_factory=list, description="Principals that may read their prefixes.")
     writers: list[AccessGrant] = Field(default_factory=list, description="Principals that may write their prefixes.")
-    lifecycle: Lifecycle = Field(default_factory=lambda: Lifecycle())
-    upload: Upload = Field(default_factory=lambda: Upload())
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    upload: Upload = Field(default_factory=Upload)
 
     @field_validator("bucket", "log_bucket")
     @classmethod
@@ -241,7 +242,7 @@ class Config(Strict):
     aws: AwsConfig
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every resource.")
     dataset: Dataset
-    storage: Storage = Field(default_factory=lambda: Storage())
+    storage: Storage = Field(default_factory=Storage)
 
     @field_validator("tags")
     @classmethod

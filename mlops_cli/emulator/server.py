@@ -1,0 +1,71 @@
+"""The emulator process: moto's server application with the project's extensions, on 127.0.0.1 only.
+
+Run by the manager as `python -m mlops_cli.emulator.server --host 127.0.0.1 --port N --work-dir DIR`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from mlops_cli.emulator.protocol import HOST, PORT_IN_USE_EXIT
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m mlops_cli.emulator.server", description=__doc__)
+    # Only loopback is accepted: the emulator has no authentication and must never be reachable from the network.
+    parser.add_argument("--host", default=HOST, choices=[HOST], help="bind address (loopback only)")
+    parser.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1")
+    parser.add_argument("--work-dir", type=Path, required=True, help="folder for per-job work folders")
+    return parser.parse_args(argv)
+
+
+def _stop(signum: int, frame: Any) -> None:
+    # Raised in the main thread, inside serve_forever: the server closes its socket and the process exits 0.
+    sys.exit(0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+
+    # Patch moto before it handles a single request.
+    from mlops_cli.emulator import extensions
+
+    extensions.install()
+
+    import moto
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    from mlops_cli.emulator.identity import IdentityRoute
+
+    app = IdentityRoute(DomainDispatcherApplication(create_backend_app), work_dir=str(args.work_dir))
+    try:
+        server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"mlops emulator: port {args.port} on {args.host} is already in use", flush=True)
+        return PORT_IN_USE_EXIT
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    print(
+        f"mlops emulator (moto {moto.__version__}) listening on http://{args.host}:{args.port}; "
+        f"work dir {args.work_dir}",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The JSON documents S3 stores for the buckets (policies, lifecycle rules), built from the config. Pure functions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops_cli.config.models import AccessGrant, Storage
+
+_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes"]
+_WRITE_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+
+
+def bucket_arn(partition: str, bucket: str) -> str:
+    return f"arn:{partition}:s3:::{bucket}"
+
+
+def _deny_insecure_transport(arn: str) -> dict[str, Any]:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},  # same as "*"; moto's log-permission check needs the mapping form
+        "Action": "s3:*",
+        "Resource": [arn, f"{arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def _grant_statements(kind: str, index: int, grant: AccessGrant, arn: str, actions: list[str]) -> list[dict]:
+    sid = f"{kind}{index + 1}"
+    return [
+        {
+            "Sid": f"{sid}List",
+            "Effect": "Allow",
+            "Principal": {"AWS": grant.arn},
+            "Action": "s3:ListBucket",
+            "Resource": arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{prefix}*" for prefix in grant.prefixes]}},
+        },
+        {
+            "Sid": f"{sid}Objects",
+            "Effect": "Allow",
+            "Principal": {"AWS": grant.arn},
+            "Action": actions,
+            "Resource": [f"{arn}/{prefix}*" for prefix in grant.prefixes],
+        },
+    ]
+
+
+def data_bucket_policy(partition: str, bucket: str, storage: Storage) -> dict[str, Any]:
+    """TLS only; each configured reader and writer gets its own prefixes and nothing else."""
+    arn = bucket_arn(partition, bucket)
+    statements = [_deny_insecure_transport(arn)]
+    for index, grant in enumerate(storage.readers):
+        statements += _grant_statements("Reader", index, grant, arn, _READ_ACTIONS)
+    for index, grant in enumerate(storage.writers):
+        statements += _grant_statements("Writer", index, grant, arn, _WRITE_ACTIONS)
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def log_bucket_policy(partition: str, log_bucket: str, source_bucket: str, account: str, prefix: str) -> dict:
+    """Only S3's logging service, writing this account's logs of the data bucket, may put objects; TLS only."""
+    arn = bucket_arn(partition, log_bucket)
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            _deny_insecure_transport(arn),
+            {
+                "Sid": "S3ServerAccessLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{arn}/{prefix}*",
+                "Condition": {
+                    "ArnLike": {"aws:SourceArn": bucket_arn(partition, source_bucket)},
+                    "StringEquals": {"aws:SourceAccount": account},
+                },
+            },
+        ],
+    }
+
+
+def data_lifecycle_rules(storage: Storage, raw_prefix: str) -> list[dict[str, Any]]:
+    lifecycle = storage.lifecycle
+    rules: list[dict[str, Any]] = [
+        {
+            "ID": "expire-noncurrent-versions",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": lifecycle.noncurrent_days},
+        },
+        {
+            "ID": "abort-incomplete-multipart-uploads",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": lifecycle.abort_multipart_days},
+        },
+    ]
+    if lifecycle.raw_transitions:
+        rules.append(
+            {
+                "ID": "raw-data-transitions",
+                "Status": "Enabled",
+                "Filter": {"Prefix": raw_prefix},
+                "Transitions": [
+                    {"Days": t.days, "StorageClass": t.storage_class}
+                    for t in sorted(lifecycle.raw_transitions, key=lambda t: t.days)
+                ],
+            }
+        )
+    return rules
+
+
+def log_lifecycle_rules(retention_days: int, abort_multipart_days: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "ID": "expire-access-logs",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "Expiration": {"Days": retention_days},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": abort_multipart_days},
+        }
+    ]

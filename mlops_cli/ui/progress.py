@@ -1,0 +1,68 @@
+"""Progress on stderr: a transfer bar (bytes and files) and a spinner with elapsed time for waits."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from mlops_cli.ui.output import Output
+
+
+class TransferProgress:
+    """Implements the services' upload-progress protocol with a rich bar. Thread-safe: the transfer manager
+    reports bytes from its worker threads."""
+
+    def __init__(self, out: Output, label: str = "Uploading") -> None:
+        self.out = out
+        self.label = label
+        self._lock = threading.Lock()
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TextColumn("{task.fields[files]}"),
+            TimeRemainingColumn(),
+            TimeElapsedColumn(),
+            console=out.stderr,
+            disable=out.quiet,
+            transient=False,
+        )
+        self._task: Any = None
+        self._files_total = 0
+        self._files_done = 0
+
+    def __enter__(self) -> TransferProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._progress.stop()
+
+    def _files(self) -> str:
+        return f"{self._files_done}/{self._files_total} files"
+
+    def start(self, total_bytes: int, total_files: int) -> None:
+        self._files_total = total_files
+        self._task = self._progress.add_task(self.label, total=max(total_bytes, 1), files=self._files())
+        if total_bytes == 0:
+            self._progress.update(self._task, completed=1)
+
+    def advance(self, sent_bytes: int) -> None:
+        with self._lock:
+            self._progress.update(self._task, advance=sent_bytes)
+
+    def file_done(self, item: Any) -> None:
+        with self._lock:
+            self._files_done += 1
+            self._progress.update(self._task, files=self._files())
