@@ -21,7 +21,5 @@ class IdentityRoute:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != IDENTITY_PATH:
             return self.app(environ, start_response)
-        start_response(
-            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(self.body)))]
-        )
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(self.body)))])
         return [self.body]

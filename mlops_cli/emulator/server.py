@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mlops_cli.emulator.protocol import HOST, PORT_IN_USE_EXIT
+from mlops_cli.emulator.protocol import HOST, IDENTITY_PATH, PORT_IN_USE_EXIT
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -44,9 +44,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from mlops_cli.emulator.identity import IdentityRoute
 
+    class RequestHandler(MotoRequestHandler):
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            # Every mlops command checks who answers on the port; those probes would bury the log's real requests.
+            if self.path != IDENTITY_PATH:
+                super().log_request(code, size)
+
     app = IdentityRoute(DomainDispatcherApplication(create_backend_app), work_dir=str(args.work_dir))
     try:
-        server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+        server = make_server(args.host, args.port, app, threaded=True, request_handler=RequestHandler)
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
             raise

@@ -36,7 +36,7 @@ class Control:
     read: Callable[[], Any] = field(repr=False)
     write: Callable[[], None] = field(repr=False)
     matches: Callable[[Any, Any], bool] = field(default=lambda actual, desired: actual == desired, repr=False)
-    parent: str | None = None  # a control created in the same run makes its children "created" too
+    parent: str | None = None  # the resource this control is a setting of
 
     def expected(self) -> Any:
         return self.desired() if callable(self.desired) else self.desired
@@ -67,14 +67,15 @@ def converge(controls: list[Control]) -> list[ControlResult]:
     for control in controls:
         actual, expected = control.read(), control.expected()
         state = _state(control, actual, expected)
-        if state is State.OK:
-            action = Action.UNCHANGED
-        else:
+        if state is not State.OK:
             control.write()
-            fresh = actual is None or (control.parent is not None and control.parent in created)
-            action = Action.CREATED if fresh else Action.UPDATED
-            if action is Action.CREATED:
-                created.add(control.name)
+        if control.parent in created or (control.parent is None and actual is None):
+            # a missing resource is created, and its settings with it; a missing setting of one that existed
+            # is an update of that resource
+            action = Action.CREATED
+            created.add(control.name)
+        else:
+            action = Action.UNCHANGED if state is State.OK else Action.UPDATED
         results.append(ControlResult(control.name, action, state, expected, actual))
     return results
 

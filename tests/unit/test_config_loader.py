@@ -78,7 +78,9 @@ def test_invalid_bucket_name_gives_the_rule(tmp_path: Path) -> None:
 
 
 def test_derived_bucket_name_too_long(tmp_path: Path) -> None:
-    text = MINIMAL.replace("project: churn", "project: customer-churn-model").replace("environment: test", "environment: staging123")
+    text = MINIMAL.replace("project: churn", "project: customer-churn-model").replace(
+        "environment: test", "environment: staging123"
+    )
     path = write(tmp_path, text.replace("eu-west-1", "ap-southeast-2"))
     [problem] = problems(path)
     assert problem.startswith(f"{path}:1 project: bucket name 'customer-churn-model-staging123-")

@@ -166,11 +166,11 @@ def run_upload(clients: AwsClients, config: Config, report: UploadReport, progre
         if item.plan is Plan.SKIP:
             report.skipped += 1
             continue
-        extra: dict[str, Any] = {"Metadata": {METADATA_KEY: item.checksum.hex}}
-        if item.multipart:
-            extra["ChecksumAlgorithm"] = "SHA256"  # S3 checks every part; the composite is verified below
-        else:
-            extra["ChecksumSHA256"] = item.checksum.b64  # S3 refuses the object unless it hashes to this
+        # S3 checks every part against its SHA-256; a single-part object also against the digest computed
+        # here from the local file, so it refuses bytes that changed on the way
+        extra: dict[str, Any] = {"Metadata": {METADATA_KEY: item.checksum.hex}, "ChecksumAlgorithm": "SHA256"}
+        if not item.multipart:
+            extra["ChecksumSHA256"] = item.checksum.b64
         with aws_errors(f"uploading {item.path} to s3://{report.bucket}/{item.key}"):
             s3.upload_file(
                 str(item.path),

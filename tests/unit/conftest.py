@@ -1,0 +1,61 @@
+"""Unit-test fixtures: services against moto in-process, with the emulator's extensions, so AWS behaviours moto
+lacks (a TLS-only bucket policy, EventBridge notifications read back) are the same here as on the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from mlops_cli.aws.session import AwsClients
+from mlops_cli.config import load_config
+from mlops_cli.config.models import Config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def emulator_extensions() -> None:
+    from mlops_cli.emulator.extensions import install
+
+    install()
+
+
+def make_config(*overrides: str) -> Config:
+    """The shipped local config without the emulator endpoint (boto3 talks to moto in-process), plus --set's."""
+    return load_config(CONFIGS / "local.yaml", ["aws.endpoint_url=", *overrides]).config
+
+
+@pytest.fixture
+def config() -> Config:
+    return make_config()
+
+
+@pytest.fixture
+def clients(config: Config) -> Iterator[AwsClients]:
+    with mock_aws():
+        yield AwsClients(config.aws, resolve=False)
+
+
+class RecordingProgress:
+    def __init__(self) -> None:
+        self.total_bytes = 0
+        self.sent = 0
+        self.files: list[Any] = []
+
+    def start(self, total_bytes: int, total_files: int) -> None:
+        self.total_bytes = total_bytes
+
+    def advance(self, sent_bytes: int) -> None:
+        self.sent += sent_bytes
+
+    def file_done(self, item: Any) -> None:
+        self.files.append(item)
+
+
+@pytest.fixture
+def progress() -> RecordingProgress:
+    return RecordingProgress()
