@@ -63,7 +63,7 @@ app = MlopsApp(
     "Start with `mlops local up` and `mlops storage init -c configs/local.yaml` to try it on this machine.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    rich_markup_mode="markdown",
+    rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 

@@ -18,7 +18,7 @@ from mlops_cli.ui.output import Output
 
 if TYPE_CHECKING:
     from mlops_cli.aws.session import AwsClients
-    from mlops_cli.config import LoadedConfig
+    from mlops_cli.config.loader import LoadedConfig
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -104,7 +104,7 @@ class Invocation:
     @property
     def loaded(self) -> LoadedConfig:
         if self._loaded is None:
-            from mlops_cli.config import load_config
+            from mlops_cli.config.loader import load_config
 
             self._loaded = load_config(self.config_path, self.options.overrides)
         return self._loaded

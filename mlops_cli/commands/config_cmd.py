@@ -7,7 +7,6 @@ import json
 import typer
 
 from mlops_cli.commands.common import Invocation, command
-from mlops_cli.config.masking import masked
 
 app = typer.Typer(help="Check and inspect configuration files.", no_args_is_help=True)
 
@@ -32,6 +31,8 @@ def validate(run: Invocation) -> None:
 @command(app, "show")
 def show(run: Invocation) -> None:
     """Print the resolved config: extends, ${VAR} and --set applied, defaults filled in, secrets masked."""
+    from mlops_cli.config.masking import masked
+
     data = masked(run.config.model_dump(mode="json", exclude={"extends"}))
     run.out.result(data, lambda: _yaml(data))
 

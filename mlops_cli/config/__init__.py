@@ -1,6 +1,3 @@
-"""Configuration: pydantic models (extra="forbid") and the YAML loader."""
+"""Configuration: pydantic models (extra="forbid") in `models`, the YAML loader in `loader`.
 
-from mlops_cli.config.loader import LoadedConfig, load_config
-from mlops_cli.config.models import Config
-
-__all__ = ["Config", "LoadedConfig", "load_config"]
+Nothing is imported here, so that `mlops --help` does not pay for building the models."""

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from mlops_cli.aws.session import AwsClients
-from mlops_cli.config import load_config
+from mlops_cli.config.loader import load_config
 from mlops_cli.config.models import Config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_cli.config import load_config
+from mlops_cli.config.loader import load_config
 from mlops_cli.config.masking import MASK, masked
 from mlops_cli.errors import ConfigError
 
