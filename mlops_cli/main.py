@@ -6,7 +6,6 @@ import sys
 import traceback
 from typing import Any
 
-import click
 import typer
 
 from mlops_cli import __version__
@@ -18,25 +17,32 @@ from mlops_cli.errors import MlopsError
 class MlopsApp(typer.Typer):
     """A Typer app whose every error leaves through one place, with the documented exit code."""
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        verbose = any(arg in ("-v", "--verbose") for arg in sys.argv[1:])
-        json_mode = "--json" in sys.argv[1:]
+    def __call__(self, args: list[str] | None = None, **kwargs: Any) -> Any:
+        argv = sys.argv[1:] if args is None else list(args)
+        # the error handler runs outside click's parsing, so it reads these two flags itself
+        verbose = any(arg in ("-v", "--verbose") for arg in argv)
+        json_mode = "--json" in argv
         try:
-            return super().__call__(*args, standalone_mode=False, **kwargs)
+            return super().__call__(args=argv, standalone_mode=False, **kwargs)
         except MlopsError as exc:
             _report(exc, exc.exit_code, json_mode, verbose)
             sys.exit(exc.exit_code)
-        except click.exceptions.Exit as exc:
+        except typer.Exit as exc:
             sys.exit(exc.exit_code)
-        except click.ClickException as exc:
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
-        except (click.exceptions.Abort, KeyboardInterrupt):
+        except (typer.Abort, KeyboardInterrupt):
             sys.stderr.write("\nInterrupted. Running the command again continues where it stopped.\n")
             sys.exit(130)
         except Exception as exc:
+            if _is_usage_error(exc):  # click's own errors (bad option, missing argument, unknown command)
+                exc.show()  # type: ignore[attr-defined]
+                sys.exit(exc.exit_code)  # type: ignore[attr-defined]
             _report(exc, 1, json_mode, verbose=True)
             sys.exit(1)
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    # Typer may bundle its own copy of click, so its exception classes are recognised by shape, not by import
+    return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
 
 
 def _report(exc: BaseException, code: int, json_mode: bool, verbose: bool) -> None:

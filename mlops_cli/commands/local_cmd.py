@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import typer
@@ -43,7 +43,7 @@ def up(
     if already_running and port is not None and port != info.port:
         run.out.warn(f"already running on port {info.port}, not {port}; `mlops local down` first to move it.")
     heading = "already running" if already_running else "started"
-    run.out.result({**asdict(info), "already_running": already_running}, lambda: _details(info, heading))
+    run.out.result({**info.as_dict(), "already_running": already_running}, lambda: _details(info, heading))
 
 
 @command(app, "down")
@@ -101,19 +101,21 @@ def logs(
     path = log_path()
     if not path.exists():
         run.out.info(f"No log yet at {escape(str(path))}: the emulator has not been started.")
-    last = emulator_logs.tail(path, lines)
+    last, end = emulator_logs.tail(path, lines)
     if run.out.json_mode:
         run.out.result({"log_path": path, "lines": [line.rstrip("\n") for line in last]})
         return
-    sys.stdout.writelines(last)
-    sys.stdout.flush()
+    _print(last)
     if follow:
-        try:
-            for line in emulator_logs.follow(path):
-                sys.stdout.write(line)
-                sys.stdout.flush()
-        except KeyboardInterrupt:
-            pass  # Ctrl-C is how following ends, not an interruption of work
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how following ends, not an interruption
+            for line in emulator_logs.follow(path, start=end):
+                _print([line])
+
+
+def _print(lines: list[str]) -> None:
+    # Raw text, not rich: log lines hold brackets that rich would read as markup.
+    sys.stdout.writelines(lines)
+    sys.stdout.flush()
 
 
 def _details(info: EmulatorInfo, heading: str) -> Table:

@@ -9,21 +9,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def tail(path: Path, lines: int) -> list[str]:
-    """The last `lines` lines of the file (none if it does not exist)."""
-    if lines <= 0:
-        return []
+def tail(path: Path, lines: int) -> tuple[list[str], int]:
+    """The last `lines` whole lines of the file, and the offset just after them, where `follow` continues
+    (so a line written meanwhile is printed once, not twice or never)."""
     try:
-        with path.open(errors="replace") as file:
-            return list(deque(file, maxlen=lines))
+        with path.open("rb") as file:
+            last = deque(file, maxlen=max(lines, 0) + 1)  # one more: the last may be half-written
+            end = file.tell()
     except FileNotFoundError:
-        return []
+        return [], 0
+    if last and not last[-1].endswith(b"\n"):  # half-written: `follow` prints it once it is whole
+        end -= len(last.pop())
+    chosen = list(last)[-lines:] if lines > 0 else []
+    return [line.decode(errors="replace") for line in chosen], end
 
 
-def follow(path: Path, poll: float = 0.25) -> Iterator[str]:
-    """Lines appended to the file from now on, forever. Survives the log being replaced when the emulator
-    restarts (the new file is read from its start) and the file not existing yet."""
-    position = path.stat().st_size if path.exists() else 0
+def follow(path: Path, start: int = 0, poll: float = 0.25) -> Iterator[str]:
+    """Whole lines appended after offset `start`, forever. Survives the log being replaced when the emulator
+    restarts (the new file is read from its beginning), truncated, or not existing yet."""
+    position = start
     inode = _inode(path)
     while True:
         current = _inode(path)

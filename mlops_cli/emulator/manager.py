@@ -13,8 +13,9 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import filelock
 
@@ -41,6 +42,10 @@ class EmulatorInfo:
     state_dir: Path
     work_dir: Path
     started_at: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain JSON values (paths as strings)."""
+        return {name: str(value) if isinstance(value, Path) else value for name, value in asdict(self).items()}
 
 
 def status() -> EmulatorInfo:

@@ -63,13 +63,25 @@ def is_alive(pid: int) -> bool:
 
 def is_emulator_process(pid: int) -> bool:
     """Whether `pid` runs our server, so a pid reused by an unrelated program is never signalled."""
-    if not Path("/proc/self").exists():  # no /proc (macOS): a live pid has to do
-        return is_alive(pid)
+    if not is_alive(pid):
+        return False
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return False  # exited just now
+        cmdline = _command_line_from_ps(pid)  # no /proc (macOS)
     except OSError:
         return False
-    return SERVER_MODULE.encode() in cmdline and is_alive(pid)
+    return SERVER_MODULE in cmdline
+
+
+def _command_line_from_ps(pid: int) -> str:
+    try:
+        found = subprocess.run(["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    return found.stdout
 
 
 def stop_group(pid: int, grace: float = 5.0) -> None:

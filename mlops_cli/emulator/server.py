@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mlops_cli.emulator.identity import WsgiApp
 from mlops_cli.emulator.protocol import HOST, IDENTITY_PATH, PORT_IN_USE_EXIT
 
 
@@ -29,20 +30,28 @@ def _stop(signum: int, frame: Any) -> None:
     sys.exit(0)
 
 
+def build_app(work_dir: Path) -> WsgiApp:
+    """moto's application, patched by the extensions, behind the project's WSGI middlewares (the place for
+    routes moto lacks). Call once per process: the extensions patch moto's classes."""
+    from mlops_cli.emulator import extensions
+
+    extensions.install()  # before moto handles a single request
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from mlops_cli.emulator.identity import IdentityRoute
+
+    return IdentityRoute(DomainDispatcherApplication(create_backend_app), work_dir=str(work_dir))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-
-    # Patch moto before it handles a single request.
-    from mlops_cli.emulator import extensions
-
-    extensions.install()
+    app = build_app(args.work_dir)
 
     import moto
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
-
-    from mlops_cli.emulator.identity import IdentityRoute
 
     class RequestHandler(MotoRequestHandler):
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
@@ -50,7 +59,6 @@ def main(argv: list[str] | None = None) -> int:
             if self.path != IDENTITY_PATH:
                 super().log_request(code, size)
 
-    app = IdentityRoute(DomainDispatcherApplication(create_backend_app), work_dir=str(args.work_dir))
     try:
         server = make_server(args.host, args.port, app, threaded=True, request_handler=RequestHandler)
     except OSError as exc:

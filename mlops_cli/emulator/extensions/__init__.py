@@ -1,5 +1,6 @@
 """The project's extensions to moto, one small module per gap. `install()` applies them all, in the server
-process before it serves a request; `installed()` applies them for a block (tests, in-process moto)."""
+process before it serves a request (and in unit tests, for moto in-process). `installed()` and `suspended()`
+switch them on or off for a block and then restore whatever was there before, so they nest with `install()`."""
 
 from __future__ import annotations
 
@@ -28,8 +29,20 @@ def uninstall() -> None:
 
 @contextmanager
 def installed() -> Iterator[None]:
-    install()
+    applied = [patch for patch in patches() if patch.apply()]
     try:
         yield
     finally:
-        uninstall()
+        for patch in reversed(applied):
+            patch.revert()
+
+
+@contextmanager
+def suspended() -> Iterator[None]:
+    """Plain moto for the block (to show what an extension changes)."""
+    reverted = [patch for patch in reversed(patches()) if patch.revert()]
+    try:
+        yield
+    finally:
+        for patch in reversed(reverted):
+            patch.apply()

@@ -23,17 +23,22 @@ class Patch:
     def applied(self) -> bool:
         return self.original is not _MISSING
 
-    def apply(self) -> None:
+    def apply(self) -> bool:
+        """Patch, unless already patched. Returns whether this call changed anything."""
         if self.applied:
-            return
+            return False
         # vars(), not getattr(): keep the raw attribute (staticmethod wrapper included) to restore it exactly.
         self.original = vars(self.owner)[self.name]
         setattr(self.owner, self.name, self.build(self.original))
+        return True
 
-    def revert(self) -> None:
-        if self.applied:
-            setattr(self.owner, self.name, self.original)
-            self.original = _MISSING
+    def revert(self) -> bool:
+        """Put the original back, if patched. Returns whether this call changed anything."""
+        if not self.applied:
+            return False
+        setattr(self.owner, self.name, self.original)
+        self.original = _MISSING
+        return True
 
     def __repr__(self) -> str:
         return f"Patch({self.owner.__module__}.{self.owner.__qualname__}.{self.name})"

@@ -1,0 +1,5 @@
+"""`python -m mlops_cli` is `mlops`."""
+
+from mlops_cli.main import app
+
+app()

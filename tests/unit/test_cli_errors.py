@@ -1,0 +1,92 @@
+"""Invalid configs exit 2, name file, line and field, and make no AWS call (nor start the emulator)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_cli.main import app
+from tests.unit.test_config_loader import MINIMAL
+
+BROKEN = {
+    "unknown key": (MINIMAL + "storage:\n  encryptoin: kms\n", "c.yaml:15 storage.encryptoin: unknown setting"),
+    "wrong type": (MINIMAL + "storage:\n  access_logging: maybe\n", "c.yaml:15 storage.access_logging:"),
+    "invalid bucket": (MINIMAL + "storage:\n  bucket: Data_Bucket\n", "c.yaml:15 storage.bucket: bucket name"),
+    "missing region": (MINIMAL.replace("  region: eu-west-1\n", "  profile: p\n"), "c.yaml:3 aws.region: required"),
+    "unset variable": (MINIMAL + "tags:\n  team: ${MLOPS_UNSET_VAR}\n", "c.yaml:15 tags.team: environment variable"),
+    "bad yaml": (MINIMAL + "storage: [unclosed\n", "invalid YAML"),
+}
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every AWS call made in the test, and a guard that fails if the emulator would be started."""
+    import botocore.client
+
+    calls: list[str] = []
+
+    def record(self: Any, operation: str, params: Any) -> Any:
+        calls.append(operation)
+        raise AssertionError(f"AWS call {operation} made")
+
+    def no_emulator() -> Any:
+        calls.append("emulator start")
+        raise AssertionError("the emulator was started")
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    monkeypatch.setattr("mlops_cli.emulator.manager.ensure_running", no_emulator)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("MLOPS_UNSET_VAR", raising=False)
+    return calls
+
+
+def run(args: list[str]) -> int:
+    try:
+        app(args=args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN))
+def test_invalid_config_exits_2_before_any_aws_call(
+    case: str, tmp_path: Path, aws_calls: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, expected = BROKEN[case]
+    path = tmp_path / "c.yaml"
+    path.write_text(text.replace("region: eu-west-1", "region: eu-west-1\n  endpoint_url: local"))
+    for command in (["storage", "init"], ["storage", "upload", str(tmp_path)], ["config", "validate"]):
+        assert run([*command, "-c", str(path)]) == 2
+        assert expected in capsys.readouterr().err
+    assert aws_calls == []
+
+
+def test_json_error_on_stdout(tmp_path: Path, aws_calls: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(BROKEN["unknown key"][0])
+    assert run(["storage", "status", "--json", "-c", str(path)]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["exit_code"] == 2 and error["type"] == "ConfigError"
+
+
+def test_no_config_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("MLOPS_CONFIG", raising=False)
+    assert run(["storage", "status"]) == 2
+    assert "--config" in capsys.readouterr().err
+
+
+def test_options_before_and_after_the_command_agree(capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(Path(__file__).resolve().parents[2] / "configs" / "local.yaml")
+    assert run(["--json", "-c", config, "config", "validate"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert run(["config", "validate", "--json", "-c", config]) == 0
+    assert json.loads(capsys.readouterr().out) == before
+
+
+def test_unknown_command_and_option_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["storage", "bogus"]) == 2
+    assert run(["storage", "init", "--bogus"]) == 2
