@@ -36,7 +36,7 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 bench: install
 	$(BIN)/python benchmarks/startup.py

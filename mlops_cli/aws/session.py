@@ -76,6 +76,8 @@ class AwsClients:
             # custom endpoints (the emulator) have no per-bucket DNS names
             s3={"addressing_style": "path"} if self.endpoint_url else {},
             max_pool_connections=32,
+            # the emulator is on loopback: never send its traffic through an HTTP(S)_PROXY
+            proxies={} if aws.is_local else None,
         )
 
     def client(self, service: str) -> Any:

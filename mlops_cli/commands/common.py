@@ -120,9 +120,20 @@ class Invocation:
 
             config = self.config  # validated before any AWS call
             if config.aws.is_local:
-                self.out.debug("aws.endpoint_url is local: using the embedded emulator")
+                self._announce_emulator()
             self._clients = AwsClients(config.aws)
         return self._clients
+
+    def _announce_emulator(self) -> None:
+        """`endpoint_url: local` starts the emulator on demand; say so, and where its log is."""
+        from mlops_cli.emulator import manager
+
+        if not manager.status().running:
+            info = manager.ensure_running()
+            self.out.info(
+                f"Started the embedded emulator at {info.endpoint_url} (log: {info.log_path}); "
+                "`mlops local down` stops it."
+            )
 
     def confirm(self, question: str) -> bool:
         """True when --yes was given, or a person at a terminal says yes. Never prompts a script."""

@@ -200,3 +200,15 @@ def test_logging_still_requires_the_log_delivery_permission(s3: Any) -> None:
             Bucket=data, BucketLoggingStatus={"LoggingEnabled": {"TargetBucket": logs, "TargetPrefix": "x/"}}
         )
     assert refused.value.response["Error"]["Code"] == "InvalidTargetBucketForLogging"
+
+
+def test_a_wrong_client_checksum_is_refused(s3: Any) -> None:
+    bucket = new_bucket(s3)
+    wrong = base64.b64encode(hashlib.sha256(b"other bytes").digest()).decode()
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"the bytes", ChecksumAlgorithm="SHA256", ChecksumSHA256=wrong)
+    assert refused.value.response["Error"]["Code"] == "BadDigest"
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)  # nothing was stored
+    right = base64.b64encode(hashlib.sha256(b"the bytes").digest()).decode()
+    s3.put_object(Bucket=bucket, Key="k", Body=b"the bytes", ChecksumAlgorithm="SHA256", ChecksumSHA256=right)
+    assert s3.head_object(Bucket=bucket, Key="k", ChecksumMode="ENABLED")["ChecksumSHA256"] == right

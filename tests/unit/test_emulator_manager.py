@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,4 +77,9 @@ def test_is_alive_and_is_emulator_process() -> None:
 
 
 def test_command_line_without_proc_comes_from_ps() -> None:
-    assert "pytest" in processes._command_line_from_ps(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "mlops-marker"])
+    try:
+        assert "mlops-marker" in processes._command_line_from_ps(child.pid)
+    finally:
+        child.kill()
+        child.wait()

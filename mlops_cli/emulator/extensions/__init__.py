@@ -7,10 +7,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from mlops_cli.emulator.extensions import s3_bucket_policy, s3_checksums, s3_logging, s3_notifications
+from mlops_cli.emulator.extensions import (
+    s3_bucket_policy,
+    s3_checksum_verification,
+    s3_checksums,
+    s3_logging,
+    s3_notifications,
+)
 from mlops_cli.emulator.extensions.patching import Patch
 
-_MODULES = (s3_bucket_policy, s3_notifications, s3_logging, s3_checksums)
+_MODULES = (s3_bucket_policy, s3_notifications, s3_logging, s3_checksums, s3_checksum_verification)
 
 
 def patches() -> list[Patch]:
