@@ -54,9 +54,8 @@ class TransferProgress:
 
     def start(self, total_bytes: int, total_files: int) -> None:
         self._files_total = total_files
-        self._task = self._progress.add_task(self.label, total=max(total_bytes, 1), files=self._files())
-        if total_bytes == 0:
-            self._progress.update(self._task, completed=1)
+        if total_files:  # nothing to send: no bar at all
+            self._task = self._progress.add_task(self.label, total=total_bytes, files=self._files())
 
     def advance(self, sent_bytes: int) -> None:
         with self._lock:

