@@ -52,3 +52,9 @@ class WaitTimeout(MlopsError):
     """Timed out while waiting; the work goes on in AWS."""
 
     exit_code = 4
+
+
+class Interrupted(MlopsError):
+    """Ctrl-C while waiting: the work goes on in AWS; running again continues where it stopped."""
+
+    exit_code = 130

@@ -5,6 +5,7 @@ Pure functions only (no boto3): the config loader uses them to reject a name AWS
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -96,6 +97,21 @@ class ResourceNames:
 
     def access_log_prefix(self) -> str:
         return f"s3-access/{self.data_bucket}/"
+
+    @property
+    def execution_role(self) -> str:
+        return f"{self.prefix}-sagemaker-execution"
+
+    def job_name(self, kind: str, now: dt.datetime, suffix: str) -> str:
+        """A unique, sortable job name: <project>-<env>-<kind>-<YYYYMMDD-HHMMSS>-<suffix> (at most 63 characters)."""
+        return f"{self.prefix}-{kind}-{now:%Y%m%d-%H%M%S}-{suffix}"
+
+    def tuning_job_name(self, now: dt.datetime) -> str:
+        """Tuning job names are limited to 32 characters: a short prefix and the time."""
+        return f"{self.prefix[:17].rstrip('-')}-{now:%y%m%d%H%M%S}"
+
+    def tuning_prefix(self) -> str:
+        return f"{self.prefix[:17].rstrip('-')}-"
 
     def problems(self) -> dict[str, list[str]]:
         """Naming problems keyed by the config field that decides the name."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from mlops_cli.aws.naming import ResourceNames, bucket_name_problems, kms_alias_problems
 
@@ -230,6 +230,147 @@ class Storage(Strict):
         return self
 
 
+SKLEARN_VERSIONS = ("0.20.0", "0.23-1", "1.0-1", "1.2-1", "1.4-2", "1.4-2-py312")
+
+
+def _instance_type(kind: str) -> Any:
+    def check(value: str) -> str:
+        from mlops_cli.aws.instance_types import instance_type_problem
+
+        if problem := instance_type_problem(value, kind):  # type: ignore[arg-type]
+            raise ValueError(problem)
+        return value
+
+    return check
+
+
+ProcessingInstance = Annotated[
+    str, AfterValidator(_instance_type("processing")), Field(description="SageMaker processing instance type.")
+]
+TrainingInstance = Annotated[
+    str, AfterValidator(_instance_type("training")), Field(description="SageMaker training instance type.")
+]
+FrameworkVersion = Annotated[
+    str,
+    Field(description=f"Version of SageMaker's prebuilt scikit-learn image: {', '.join(SKLEARN_VERSIONS)}."),
+    AfterValidator(lambda v: _one_of(v, SKLEARN_VERSIONS, "scikit-learn image version")),
+]
+
+
+def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
+    if value not in allowed:
+        raise ValueError(f"'{value}' is not a {what} ({', '.join(allowed)})")
+    return value
+
+
+class Vpc(Strict):
+    subnet_ids: list[str] = Field(min_length=1, description="Subnets the job's instances run in.")
+    security_group_ids: list[str] = Field(min_length=1, description="Security groups of the job's instances.")
+
+
+class Network(Strict):
+    """Network settings of every SageMaker job."""
+
+    isolation: bool = Field(False, description="No network access from the job's container (EnableNetworkIsolation).")
+    vpc: Vpc | None = Field(None, description="Run jobs inside these subnets (no internet unless the VPC gives it).")
+
+
+class Split(Strict):
+    validation: float = Field(0.15, gt=0, lt=0.5, description="Share of keys in the validation split.")
+    test: float = Field(0.15, gt=0, lt=0.5, description="Share of keys in the test split.")
+
+
+class Preprocess(Strict):
+    framework_version: FrameworkVersion = "1.4-2"
+    instance_type: ProcessingInstance = "ml.m5.large"
+    instance_count: int = Field(1, ge=1, le=20, description="Workers; more than one shards the input by S3 key.")
+    volume_size_gb: int = Field(30, ge=1, le=16384)
+    max_runtime_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
+    split: Split = Field(default_factory=Split)
+    max_reject_rate: float = Field(0.05, ge=0, le=1, description="Fail the job when more rows than this are rejected.")
+
+
+class TuningRange(Strict):
+    type: Literal["integer", "continuous", "categorical"]
+    min: float | None = None
+    max: float | None = None
+    values: list[str] | None = None
+    scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TuningRange:
+        if self.type == "categorical":
+            if not self.values:
+                raise ValueError("a categorical range needs 'values'")
+        elif self.min is None or self.max is None or self.min >= self.max:
+            raise ValueError(f"an {self.type} range needs min < max")
+        elif self.scaling in ("Logarithmic", "ReverseLogarithmic") and self.min <= 0:
+            raise ValueError("logarithmic scaling needs min > 0")
+        return self
+
+
+class Objective(Strict):
+    metric: str = Field("validation:auc", pattern=r"^(train|validation):[a-z_]+$")
+    goal: Literal["maximize", "minimize"] = "maximize"
+
+
+class Tuning(Strict):
+    strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"] = "Bayesian"
+    max_jobs: int = Field(12, ge=1, le=500)
+    max_parallel: int = Field(2, ge=1, le=100)
+    ranges: dict[str, TuningRange] = Field(default_factory=dict, description="Hyperparameter ranges to search.")
+
+
+HYPERPARAMETERS = {
+    "algorithm": str,
+    "n_estimators": int,
+    "max_depth": int,
+    "learning_rate": float,
+    "max_iter": int,
+    "min_samples_leaf": int,
+    "C": float,
+    "class_weight": str,
+    "random_state": int,
+}
+ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
+
+
+class Train(Strict):
+    framework_version: FrameworkVersion = "1.4-2"
+    instance_type: TrainingInstance = "ml.m5.large"
+    instance_count: int = Field(1, ge=1, le=1, description="The scikit-learn estimators train on one instance.")
+    volume_size_gb: int = Field(30, ge=1, le=16384)
+    max_runtime_minutes: int = Field(120, ge=1, le=28 * 24 * 60)
+    hyperparameters: dict[str, str | int | float] = Field(
+        default_factory=lambda: dict[str, str | int | float](algorithm="hist_gradient_boosting"),
+        description=f"Passed to train.py: {', '.join(HYPERPARAMETERS)}.",
+    )
+    objective: Objective = Field(default_factory=Objective)
+    tuning: Tuning = Field(default_factory=Tuning)
+    evaluate_instance_type: ProcessingInstance = "ml.m5.large"
+
+    @field_validator("hyperparameters")
+    @classmethod
+    def _known(cls, value: dict[str, str | int | float]) -> dict[str, str | int | float]:
+        for name, item in value.items():
+            if name not in HYPERPARAMETERS:
+                raise ValueError(f"unknown hyperparameter '{name}' (known: {', '.join(HYPERPARAMETERS)})")
+            try:
+                HYPERPARAMETERS[name](item)
+            except ValueError:
+                raise ValueError(f"hyperparameter {name}={item!r} is not a {HYPERPARAMETERS[name].__name__}") from None
+        if (algorithm := value.get("algorithm")) is not None and algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm '{algorithm}' is not one of {', '.join(ALGORITHMS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Train:
+        for name in self.tuning.ranges:
+            if name not in HYPERPARAMETERS:
+                raise ValueError(f"tuning range for unknown hyperparameter '{name}'")
+        return self
+
+
 _RESERVED_TAG_PREFIXES = ("aws:", "mlops:")
 
 
@@ -243,6 +384,9 @@ class Config(Strict):
     tags: dict[str, str] = Field(default_factory=dict, description="Extra tags on every resource.")
     dataset: Dataset
     storage: Storage = Field(default_factory=Storage)
+    network: Network = Field(default_factory=Network)
+    preprocess: Preprocess = Field(default_factory=Preprocess)
+    train: Train = Field(default_factory=Train)
 
     @field_validator("tags")
     @classmethod

@@ -1,0 +1,32 @@
+"""URIs of SageMaker's prebuilt scikit-learn images (one image serves processing, training and inference).
+
+The registry accounts are those the SageMaker Python SDK's image_uri_config/sklearn.json lists; boto3 has no
+lookup for them."""
+
+from __future__ import annotations
+
+from mlops_cli.errors import UsageError
+
+_REGISTRY_ACCOUNTS = {
+    "us-east-1": "683313688378",
+    "us-east-2": "257758044811",
+    "us-west-2": "246618743249",
+    "eu-west-1": "141502667606",
+    "eu-west-2": "764974769150",
+    "eu-central-1": "492215442770",
+    "ap-northeast-1": "354813040037",
+    "ap-southeast-2": "783357654285",
+    "ap-south-1": "720646828776",
+    "ca-central-1": "341280168497",
+}
+
+
+def sklearn_image_uri(region: str, framework_version: str) -> str:
+    account = _REGISTRY_ACCOUNTS.get(region)
+    if account is None:
+        raise UsageError(
+            f"mlops does not know the scikit-learn image registry for region {region}.",
+            hint=f"Use one of {', '.join(sorted(_REGISTRY_ACCOUNTS))}.",
+        )
+    domain = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"{account}.dkr.ecr.{region}.{domain}/sagemaker-scikit-learn:{framework_version}-cpu-py3"

@@ -1,0 +1,72 @@
+"""Our container scripts in S3, content-addressed: `code/<sha256>/…`, so unchanged code is never uploaded again and
+a job always names exactly the code it ran."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlops_cli.aws.errors import aws_errors, get_or_none
+from mlops_cli.aws.session import AwsClients
+from mlops_cli.config.models import Config
+from mlops_cli.errors import PreconditionFailed
+from mlops_cli.services.schema import schema_document
+
+CONTAINER_SCRIPTS = Path(__file__).resolve().parents[2] / "container_scripts"
+SHARED_MODULES = ("mlops_schema.py",)
+
+
+@dataclass(frozen=True)
+class CodeBundle:
+    sha256: str
+    s3_prefix: str  # s3://bucket/code/<sha256>/
+    uploaded: bool  # False: it was there already
+
+
+def bundle_files(config: Config, entry_points: tuple[str, ...]) -> dict[str, bytes]:
+    """The scripts a job runs, the modules they share, and schema.json built from the config."""
+    if not CONTAINER_SCRIPTS.is_dir():
+        raise PreconditionFailed(
+            f"The container scripts are not at {CONTAINER_SCRIPTS}.", hint="Run mlops from a checkout of the project."
+        )
+    files = {name: (CONTAINER_SCRIPTS / name).read_bytes() for name in (*entry_points, *SHARED_MODULES)}
+    files["schema.json"] = json.dumps(schema_document(config.dataset), indent=2, sort_keys=True).encode()
+    return files
+
+
+def sourcedir_tarball(files: dict[str, bytes]) -> bytes:
+    """A reproducible sourcedir.tar.gz (fixed order, times and owners), so the same code hashes the same."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w") as tar:
+        for name in sorted(files):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.mtime = len(files[name]), 0o644, 0
+            tar.addfile(info, io.BytesIO(files[name]))
+    import gzip
+
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def upload_bundle(clients: AwsClients, config: Config, files: dict[str, bytes]) -> CodeBundle:
+    """Upload `files` under code/<sha256 of all of them>/ unless that exact bundle is there already."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    sha = digest.hexdigest()
+    bucket = config.names(clients.account_id).data_bucket
+    prefix = f"code/{sha}/"
+    s3 = clients.client("s3")
+    marker = f"{prefix}.complete"  # written last: a bundle without it was interrupted and is sent again
+    present = get_or_none(
+        f"checking s3://{bucket}/{marker}", ("404", "NoSuchKey"), s3.head_object, Bucket=bucket, Key=marker
+    )
+    if present is None:
+        with aws_errors(f"uploading code to s3://{bucket}/{prefix}"):
+            for name, body in sorted(files.items()):
+                s3.put_object(Bucket=bucket, Key=prefix + name, Body=body, ChecksumAlgorithm="SHA256")
+            s3.put_object(Bucket=bucket, Key=marker, Body=b"", ChecksumAlgorithm="SHA256")
+    return CodeBundle(sha256=sha, s3_prefix=f"s3://{bucket}/{prefix}", uploaded=present is None)

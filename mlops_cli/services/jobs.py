@@ -1,0 +1,233 @@
+"""SageMaker jobs of every kind (processing, training, tuning): describe, wait, follow logs, list, stop."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from mlops_cli.aws.errors import aws_errors, get_or_none
+from mlops_cli.aws.session import AwsClients
+from mlops_cli.errors import OperationFailed, PreconditionFailed, WaitTimeout
+
+TERMINAL = ("Completed", "Failed", "Stopped")
+
+
+class Kind(StrEnum):
+    PROCESSING = "processing"
+    TRAINING = "training"
+    TUNING = "tuning"
+
+
+@dataclass(frozen=True)
+class _Api:
+    noun: str
+    describe: str
+    name_param: str
+    status_key: str
+    stop: str
+    list: str
+    list_key: str
+    log_group: str | None
+
+
+_APIS = {
+    Kind.PROCESSING: _Api(
+        "ProcessingJob",
+        "describe_processing_job",
+        "ProcessingJobName",
+        "ProcessingJobStatus",
+        "stop_processing_job",
+        "list_processing_jobs",
+        "ProcessingJobSummaries",
+        "/aws/sagemaker/ProcessingJobs",
+    ),
+    Kind.TRAINING: _Api(
+        "TrainingJob",
+        "describe_training_job",
+        "TrainingJobName",
+        "TrainingJobStatus",
+        "stop_training_job",
+        "list_training_jobs",
+        "TrainingJobSummaries",
+        "/aws/sagemaker/TrainingJobs",
+    ),
+    Kind.TUNING: _Api(
+        "HyperParameterTuningJob",
+        "describe_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+        "stop_hyper_parameter_tuning_job",
+        "list_hyper_parameter_tuning_jobs",
+        "HyperParameterTuningJobSummaries",
+        None,
+    ),
+}
+
+
+@dataclass
+class JobState:
+    kind: Kind
+    name: str
+    status: str
+    secondary_status: str | None = None
+    failure_reason: str | None = None
+    exit_message: str | None = None
+    created: datetime | None = None
+    ended: datetime | None = None
+    description: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    @property
+    def elapsed_seconds(self) -> float | None:
+        if self.created is None:
+            return None
+        end = self.ended or datetime.now(self.created.tzinfo)
+        return (end - self.created).total_seconds()
+
+
+@dataclass
+class LogLine:
+    stream: str
+    timestamp: int
+    message: str
+
+
+def describe_job(clients: AwsClients, kind: Kind, name: str) -> JobState:
+    api = _APIS[kind]
+    sagemaker = clients.client("sagemaker")
+    found = get_or_none(
+        f"describing {kind} job {name}",
+        ("ValidationException", "ResourceNotFound"),
+        getattr(sagemaker, api.describe),
+        **{api.name_param: name},
+    )
+    if found is None:
+        raise PreconditionFailed(f"There is no {kind} job named {name}.", hint="List them with `mlops … list`.")
+    return JobState(
+        kind=kind,
+        name=name,
+        status=found[api.status_key],
+        secondary_status=found.get("SecondaryStatus"),
+        failure_reason=found.get("FailureReason"),
+        exit_message=found.get("ExitMessage"),
+        created=found.get("CreationTime"),
+        ended=found.get("ProcessingEndTime")
+        or found.get("TrainingEndTime")
+        or found.get("HyperParameterTuningEndTime"),
+        description=found,
+    )
+
+
+def list_jobs(clients: AwsClients, kind: Kind, name_contains: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest jobs whose name contains `name_contains`, newest first."""
+    api = _APIS[kind]
+    with aws_errors(f"listing {kind} jobs"):
+        paginator = clients.client("sagemaker").get_paginator(api.list)
+        pages = paginator.paginate(
+            NameContains=name_contains,
+            SortBy="CreationTime",
+            SortOrder="Descending",
+            PaginationConfig={"MaxItems": limit},
+        )
+        return [summary for page in pages for summary in page[api.list_key]]
+
+
+def stop_job(clients: AwsClients, kind: Kind, name: str) -> JobState:
+    state = describe_job(clients, kind, name)
+    if not state.terminal and state.status != "Stopping":
+        with aws_errors(f"stopping {kind} job {name}"):
+            getattr(clients.client("sagemaker"), _APIS[kind].stop)(**{_APIS[kind].name_param: name})
+    return describe_job(clients, kind, name)
+
+
+class LogFollower:
+    """New CloudWatch log lines of a job, across all its hosts' streams, each line delivered once."""
+
+    def __init__(self, clients: AwsClients, kind: Kind, name: str) -> None:
+        self.logs = clients.client("logs")
+        self.group = _APIS[kind].log_group
+        self.name = name
+        self._tokens: dict[str, str | None] = {}
+
+    def poll(self) -> list[LogLine]:
+        if self.group is None:
+            return []
+        streams = get_or_none(
+            f"listing log streams of {self.name}",
+            ("ResourceNotFoundException",),
+            self.logs.describe_log_streams,
+            logGroupName=self.group,
+            logStreamNamePrefix=f"{self.name}/",
+        )
+        lines: list[LogLine] = []
+        for stream in (streams or {}).get("logStreams", []):
+            lines += self._read(stream["logStreamName"])
+        return sorted(lines, key=lambda line: line.timestamp)
+
+    def _read(self, stream: str) -> list[LogLine]:
+        lines: list[LogLine] = []
+        while True:
+            kwargs: dict[str, Any] = {"logGroupName": self.group, "logStreamName": stream, "startFromHead": True}
+            if token := self._tokens.get(stream):
+                kwargs["nextToken"] = token
+            with aws_errors(f"reading log stream {stream}"):
+                page = self.logs.get_log_events(**kwargs)
+            events = page.get("events", [])
+            lines += [LogLine(stream, event["timestamp"], event["message"]) for event in events]
+            # the forward token stays the same once the end of the stream is reached
+            done = page.get("nextForwardToken") in (None, token)
+            self._tokens[stream] = page.get("nextForwardToken")
+            if done or not events:
+                return lines
+
+
+Observer = Callable[[JobState, list[LogLine]], None]
+
+
+def wait_job(
+    clients: AwsClients,
+    kind: Kind,
+    name: str,
+    *,
+    observe: Observer,
+    timeout: float | None = None,
+    follow_logs: bool = True,
+    poll_seconds: float = 2.0,
+) -> JobState:
+    """Poll until the job ends, handing every state and new log line to `observe`. Raises WaitTimeout after
+    `timeout` seconds (the job goes on)."""
+    follower = LogFollower(clients, kind, name) if follow_logs else None
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        state = describe_job(clients, kind, name)
+        lines = follower.poll() if follower else []
+        observe(state, lines)
+        if state.terminal:
+            if follower:  # the last lines can land just after the status changes
+                observe(state, follower.poll())
+            return state
+        if deadline is not None and time.monotonic() >= deadline:
+            raise WaitTimeout(
+                f"{kind.capitalize()} job {name} is still {state.status} after {timeout:.0f} s; it goes on in AWS.",
+                hint=f"Follow it with `mlops {_GROUP[kind]} status {name}` or `mlops {_GROUP[kind]} logs {name} --follow`.",
+            )
+        time.sleep(poll_seconds)
+
+
+_GROUP = {Kind.PROCESSING: "preprocess", Kind.TRAINING: "train", Kind.TUNING: "train"}
+
+
+def raise_if_failed(state: JobState) -> None:
+    if state.status == "Failed":
+        raise OperationFailed(
+            f"{state.kind.capitalize()} job {state.name} failed: {state.failure_reason or 'no reason given'}"
+        )
+    if state.status == "Stopped":
+        raise OperationFailed(f"{state.kind.capitalize()} job {state.name} was stopped.")

@@ -1,0 +1,233 @@
+"""The preprocessing stage: SageMaker Processing jobs that run container_scripts/preprocess.py on the raw batches."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops_cli.aws.errors import aws_errors
+from mlops_cli.aws.images import sklearn_image_uri
+from mlops_cli.aws.s3 import require_bucket
+from mlops_cli.aws.session import AwsClients
+from mlops_cli.aws.tags import as_key_value
+from mlops_cli.config.models import Config
+from mlops_cli.errors import PreconditionFailed, UsageError
+from mlops_cli.services import jobs
+from mlops_cli.services.code import bundle_files, upload_bundle
+from mlops_cli.services.roles import ensure_execution_role
+from mlops_cli.services.security import job_encryption_key
+
+STAGE = "preprocess"
+OUTPUTS = ("train", "validation", "test", "rejects", "profile")
+CODE_DIR = "/opt/ml/processing/input/code"
+RAW_DIR = "/opt/ml/processing/input/raw"
+OUTPUT_DIR = "/opt/ml/processing/output"
+_MAX_DATE_INPUTS = 9  # a processing job takes 10 inputs; one is the code
+
+
+@dataclass
+class PreprocessRun:
+    job_name: str
+    inputs: list[str]
+    outputs: dict[str, str]
+    image: str
+    role_arn: str
+    code: str
+    code_uploaded: bool
+
+
+@dataclass
+class PreprocessSummary:
+    job_name: str
+    status: str
+    rows_in: int = 0
+    rows_out: int = 0
+    rejected: int = 0
+    duplicates_removed: int = 0
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    splits: dict[str, int] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)
+    hosts: list[str] = field(default_factory=list)
+
+
+def job_prefix(config: Config) -> str:
+    return f"{config.names().prefix}-pre-"
+
+
+def start_preprocessing(
+    clients: AwsClients, config: Config, *, dates: list[str] | None = None, instance_count: int | None = None
+) -> PreprocessRun:
+    """Start a new, uniquely named processing job over every raw batch, or over the given ingest dates."""
+    image = sklearn_image_uri(clients.region, config.preprocess.framework_version)  # a bad region fails first
+    count = instance_count or config.preprocess.instance_count
+    if not 1 <= count <= 20:
+        raise UsageError(f"--instance-count {count}: choose 1 to 20.")
+    names = config.names(clients.account_id)
+    bucket = names.data_bucket
+    s3 = clients.client("s3")
+    require_bucket(s3, bucket)
+    raw_inputs = _raw_inputs(s3, bucket, config.dataset.raw_prefix, dates)
+    key_arn = job_encryption_key(clients, config)
+    role = ensure_execution_role(clients, config, key_arn)
+    code = upload_bundle(clients, config, bundle_files(config, ("preprocess.py",)))
+    now = dt.datetime.now(dt.UTC)
+    job_name = names.job_name("pre", now, secrets.token_hex(2))
+    distribution = "ShardedByS3Key" if count > 1 else "FullyReplicated"
+    inputs = [_s3_input("code", code.s3_prefix, CODE_DIR, "FullyReplicated")]
+    inputs += [
+        _s3_input(name, uri, RAW_DIR if name == "raw" else f"{RAW_DIR}/{name.removeprefix('raw-')}", distribution)
+        for name, uri in raw_inputs
+    ]
+    output_root = f"s3://{bucket}/processed/{config.dataset.name}/{job_name}"
+    outputs = {name: f"{output_root}/{name}" for name in OUTPUTS}
+    pre = config.preprocess
+    arguments = {
+        "--raw-dir": RAW_DIR,
+        "--output-dir": OUTPUT_DIR,
+        "--schema": f"{CODE_DIR}/schema.json",
+        "--config-dir": "/opt/ml/config",
+        "--validation-fraction": str(pre.split.validation),
+        "--test-fraction": str(pre.split.test),
+        "--max-reject-rate": str(pre.max_reject_rate),
+    }
+    request: dict[str, Any] = {
+        "ProcessingJobName": job_name,
+        "RoleArn": role.arn,
+        "AppSpecification": {
+            "ImageUri": image,
+            "ContainerEntrypoint": ["python3", f"{CODE_DIR}/preprocess.py"],
+            "ContainerArguments": [part for pair in arguments.items() for part in pair],
+        },
+        "ProcessingInputs": inputs,
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": name,
+                    "S3Output": {"S3Uri": uri, "LocalPath": f"{OUTPUT_DIR}/{name}", "S3UploadMode": "EndOfJob"},
+                }
+                for name, uri in outputs.items()
+            ],
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": count,
+                "InstanceType": pre.instance_type,
+                "VolumeSizeInGB": pre.volume_size_gb,
+            }
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": pre.max_runtime_minutes * 60},
+        "NetworkConfig": network_config(config, multi_instance=count > 1),
+        "Tags": as_key_value({**config.standard_tags(STAGE), "mlops:dataset": config.dataset.name}),
+    }
+    if key_arn:
+        request["ProcessingOutputConfig"]["KmsKeyId"] = key_arn
+        request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] = key_arn
+    with aws_errors(f"creating processing job {job_name}"):
+        clients.client("sagemaker").create_processing_job(**request)
+    return PreprocessRun(
+        job_name=job_name,
+        inputs=[uri for _, uri in raw_inputs],
+        outputs=outputs,
+        image=image,
+        role_arn=role.arn,
+        code=code.s3_prefix,
+        code_uploaded=code.uploaded,
+    )
+
+
+def network_config(config: Config, *, multi_instance: bool) -> dict[str, Any]:
+    network: dict[str, Any] = {
+        # traffic between the job's own instances is encrypted whenever there is more than one
+        "EnableInterContainerTrafficEncryption": multi_instance,
+        "EnableNetworkIsolation": config.network.isolation,
+    }
+    if config.network.vpc:
+        network["VpcConfig"] = {
+            "Subnets": config.network.vpc.subnet_ids,
+            "SecurityGroupIds": config.network.vpc.security_group_ids,
+        }
+    return network
+
+
+def _s3_input(name: str, uri: str, local_path: str, distribution: str) -> dict[str, Any]:
+    return {
+        "InputName": name,
+        "S3Input": {
+            "S3Uri": uri,
+            "LocalPath": local_path,
+            "S3DataType": "S3Prefix",
+            "S3InputMode": "File",
+            "S3DataDistributionType": distribution,
+        },
+    }
+
+
+def _raw_inputs(s3: Any, bucket: str, raw_prefix: str, dates: list[str] | None) -> list[tuple[str, str]]:
+    available = _ingest_dates(s3, bucket, raw_prefix)
+    if not available:
+        raise PreconditionFailed(
+            f"There is no data under s3://{bucket}/{raw_prefix}.", hint="Upload a batch with `mlops storage upload`."
+        )
+    if not dates:
+        return [("raw", f"s3://{bucket}/{raw_prefix}")]
+    missing = sorted(set(dates) - set(available))
+    if missing:
+        raise PreconditionFailed(
+            f"No batch for {', '.join(missing)}.", hint=f"Batches in the bucket: {', '.join(available)}."
+        )
+    if len(dates) > _MAX_DATE_INPUTS:
+        raise UsageError(f"At most {_MAX_DATE_INPUTS} --dates per job.", hint="Use --all to process every batch.")
+    return [(f"raw-{d}", f"s3://{bucket}/{raw_prefix}ingest_date={d}/") for d in sorted(set(dates))]
+
+
+def _ingest_dates(s3: Any, bucket: str, raw_prefix: str) -> list[str]:
+    with aws_errors(f"listing batches under s3://{bucket}/{raw_prefix}"):
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=raw_prefix, Delimiter="/")
+        folders = [p["Prefix"] for page in pages for p in page.get("CommonPrefixes", [])]
+    return sorted(f.removeprefix(raw_prefix).removeprefix("ingest_date=").rstrip("/") for f in folders)
+
+
+def latest_completed(clients: AwsClients, config: Config) -> jobs.JobState:
+    """The newest preprocessing job that completed: what training reads unless told otherwise."""
+    for summary in jobs.list_jobs(clients, jobs.Kind.PROCESSING, job_prefix(config), limit=50):
+        if summary["ProcessingJobStatus"] == "Completed":
+            return jobs.describe_job(clients, jobs.Kind.PROCESSING, summary["ProcessingJobName"])
+    raise PreconditionFailed("No preprocessing job has completed yet.", hint="Run `mlops preprocess run --wait` first.")
+
+
+def job_outputs(state: jobs.JobState) -> dict[str, str]:
+    outputs = state.description.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    return {output["OutputName"]: output["S3Output"]["S3Uri"] for output in outputs}
+
+
+def summarize(clients: AwsClients, state: jobs.JobState) -> PreprocessSummary:
+    """Rows in and out, rejects by reason and split sizes, from the job's profile.json files (one per host)."""
+    outputs = job_outputs(state)
+    summary = PreprocessSummary(job_name=state.name, status=state.status, outputs=outputs)
+    if state.status != "Completed" or "profile" not in outputs:
+        return summary
+    s3 = clients.client("s3")
+    bucket, _, prefix = outputs["profile"].removeprefix("s3://").partition("/")
+    with aws_errors(f"reading the profiles of {state.name}"):
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/")
+        keys = [o["Key"] for page in pages for o in page.get("Contents", []) if o["Key"].endswith("profile.json")]
+        profiles = [json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in sorted(keys)]
+    for profile in profiles:
+        _add_profile(summary, profile)
+    return summary
+
+
+def _add_profile(summary: PreprocessSummary, profile: dict[str, Any]) -> None:
+    summary.hosts.append(str(profile.get("host", "?")))
+    summary.rows_in += int(profile.get("rows_in", 0))
+    summary.rows_out += int(profile.get("rows_out", 0))
+    summary.rejected += int(profile.get("rows_rejected", profile.get("rejected", 0)))
+    summary.duplicates_removed += int(profile.get("duplicates_removed", 0))
+    for reason, count in (profile.get("rejects_by_reason") or {}).items():
+        summary.rejects_by_reason[reason] = summary.rejects_by_reason.get(reason, 0) + int(count)
+    for split, count in (profile.get("splits") or {}).items():
+        rows = count.get("rows", 0) if isinstance(count, dict) else count
+        summary.splits[split] = summary.splits.get(split, 0) + int(rows)

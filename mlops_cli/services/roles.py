@@ -1,0 +1,193 @@
+"""The SageMaker execution role, with a policy generated from the config and scoped to the project's own resources:
+its bucket prefixes, its KMS key, its log groups and metrics, and pulls of the scikit-learn image. Never `*:*`, never
+a managed `…FullAccess` policy."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from mlops_cli.aws.errors import aws_errors, get_or_none
+from mlops_cli.aws.images import sklearn_image_uri
+from mlops_cli.aws.session import AwsClients
+from mlops_cli.aws.tags import as_key_value
+from mlops_cli.config.models import Config
+from mlops_cli.services.convergence import Control, ControlResult, canonical, converge
+from mlops_cli.services.storage.documents import bucket_arn
+
+POLICY_NAME = "mlops-execution"
+STAGE = "train"
+READ_PREFIXES = ("raw/", "processed/", "code/", "models/")
+WRITE_PREFIXES = ("processed/", "models/")
+SAGEMAKER_LOG_GROUPS = ("ProcessingJobs", "TrainingJobs", "Endpoints", "TransformJobs")
+
+
+@dataclass
+class RoleResult:
+    arn: str
+    controls: list[ControlResult]
+
+
+def trust_policy(account: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+                # only SageMaker acting for this account may use the role (confused-deputy protection)
+                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+            }
+        ],
+    }
+
+
+def execution_policy(config: Config, clients: AwsClients, kms_key_arn: str | None) -> dict[str, Any]:
+    partition, region, account = clients.partition, clients.region, clients.account_id
+    bucket = bucket_arn(partition, config.names(account).data_bucket)
+    image = sklearn_image_uri(region, config.train.framework_version)
+    registry_account = image.split(".", 1)[0]
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ListProjectPrefixes",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": bucket,
+            "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in READ_PREFIXES]}},
+        },
+        {
+            "Sid": "ReadProjectData",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": [f"{bucket}/{p}*" for p in READ_PREFIXES],
+        },
+        {
+            "Sid": "WriteProjectOutputs",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+            "Resource": [f"{bucket}/{p}*" for p in WRITE_PREFIXES],
+        },
+        {
+            "Sid": "OwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": [
+                f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/{group}:*"
+                for group in SAGEMAKER_LOG_GROUPS
+            ],
+        },
+        {
+            "Sid": "OwnMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",  # PutMetricData has no resource type; the namespace condition scopes it
+            "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
+        },
+        {
+            "Sid": "PullScikitLearnImage",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            "Resource": f"arn:{partition}:ecr:{region}:{registry_account}:repository/sagemaker-scikit-learn",
+        },
+        {
+            "Sid": "EcrLogin",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",  # this action has no resource type
+        },
+    ]
+    if kms_key_arn:
+        statements.append(
+            {
+                "Sid": "ProjectKey",
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+                "Resource": kms_key_arn,
+            }
+        )
+    if config.network.vpc:
+        statements.append(
+            {
+                "Sid": "JobNetworkInterfaces",
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                ],
+                "Resource": "*",  # SageMaker creates the interfaces; scoped by the subnet condition below
+                "Condition": {
+                    "ForAnyValue:StringEquals": {
+                        "ec2:Subnet": [
+                            f"arn:{partition}:ec2:{region}:{account}:subnet/{subnet}"
+                            for subnet in config.network.vpc.subnet_ids
+                        ]
+                    }
+                },
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def ensure_execution_role(clients: AwsClients, config: Config, kms_key_arn: str | None) -> RoleResult:
+    """The configured `aws.role_arn`, or the project's generated role converged to the config."""
+    if config.aws.role_arn:
+        return RoleResult(arn=config.aws.role_arn, controls=[])
+    iam = clients.client("iam")
+    name = config.names(clients.account_id).execution_role
+    trust = trust_policy(clients.account_id)
+    policy = execution_policy(config, clients, kms_key_arn)
+
+    def read_role() -> dict[str, Any] | None:
+        found = get_or_none(f"reading role {name}", ("NoSuchEntity",), iam.get_role, RoleName=name)
+        return None if found is None else found["Role"]["AssumeRolePolicyDocument"]
+
+    def write_role() -> None:
+        with aws_errors(f"creating role {name}"):
+            if read_role() is None:
+                iam.create_role(
+                    RoleName=name,
+                    AssumeRolePolicyDocument=json.dumps(trust),
+                    Description="SageMaker jobs of mlops; generated from the project config",
+                    MaxSessionDuration=3600,
+                    Tags=as_key_value(config.standard_tags(STAGE)),
+                )
+            else:
+                iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
+
+    def read_policy() -> dict[str, Any] | None:
+        found = get_or_none(
+            f"reading policy of role {name}",
+            ("NoSuchEntity",),
+            iam.get_role_policy,
+            RoleName=name,
+            PolicyName=POLICY_NAME,
+        )
+        if found is None:
+            return None
+        document = found["PolicyDocument"]
+        return json.loads(document) if isinstance(document, str) else document
+
+    def write_policy() -> None:
+        with aws_errors(f"setting the policy of role {name}"):
+            iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy))
+
+    def same(actual: Any, desired: Any) -> bool:
+        return canonical(actual) == canonical(desired)
+
+    results = converge(
+        [
+            Control("execution role", trust, read_role, write_role, matches=same),
+            Control("execution role policy", policy, read_policy, write_policy, matches=same, parent="execution role"),
+        ]
+    )
+    arn = f"arn:{clients.partition}:iam::{clients.account_id}:role/{name}"
+    return RoleResult(arn=arn, controls=results)
