@@ -99,6 +99,16 @@ class LogLine:
     message: str
 
 
+def describe_any(clients: AwsClients, name: str, kinds: tuple[Kind, ...]) -> JobState:
+    """The job named `name`, whichever of `kinds` it is."""
+    for kind in kinds:
+        try:
+            return describe_job(clients, kind, name)
+        except PreconditionFailed:
+            continue
+    raise PreconditionFailed(f"There is no {' or '.join(kinds)} job named {name}.")
+
+
 def describe_job(clients: AwsClients, kind: Kind, name: str) -> JobState:
     api = _APIS[kind]
     sagemaker = clients.client("sagemaker")

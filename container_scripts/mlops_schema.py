@@ -1,0 +1,333 @@
+"""The dataset schema and record validation, shared by every script that reads raw records.
+
+The same rules must hold in preprocessing (which rows are rejected), training and evaluation (how a cleaned CSV is
+typed) and the inference handler (which request records are accepted), or the served model would see data it was
+never trained on. So they live in one module, shipped next to each script: in the processing job's code folder, in
+the training job's sourcedir.tar.gz and in model.tar.gz's code/ folder.
+
+It runs inside SageMaker's prebuilt scikit-learn images, so it imports only the standard library, numpy and pandas,
+and keeps to Python 3.9 syntax.
+
+schema.json (written by the `mlops` tool from the config's `dataset` section)::
+
+    {"name": "churn", "key": "customer_id", "target": "churned",
+     "columns": [{"name": "tenure_months", "type": "int", "min": 0, "max": 600, "nullable": true}, ...]}
+
+Types: int, float, string, bool (yes/no/true/false/1/0, any case), category (one of `values`).
+
+Canonical cleaned form: ints as pandas' nullable Int64, floats as float64, strings and categories as str, bools as
+"yes"/"no"; a missing value is NA (an empty field once written as CSV).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+TYPES = ("int", "float", "string", "bool", "category")
+NUMERIC_TYPES = ("int", "float")
+TRUE_WORDS = frozenset({"yes", "true", "1"})
+FALSE_WORDS = frozenset({"no", "false", "0"})
+POSITIVE_LABEL = "yes"
+NEGATIVE_LABEL = "no"
+REJECT_REASON = "reject_reason"
+REJECT_KIND = "reject_kind"
+# Several problems of one row are joined with this; a kind is "<column>:<rule>", so it never contains it.
+SEPARATOR = "; "
+
+
+class SchemaError(ValueError):
+    """schema.json itself is wrong: the job cannot decide what a valid record is."""
+
+
+class MissingColumnError(ValueError):
+    """A file or request lacks columns the schema requires; names them and where they were expected."""
+
+    def __init__(self, missing: list[str], expected: list[str], source: str | None = None) -> None:
+        self.missing = missing
+        self.source = source
+        names = ", ".join(f"'{name}'" for name in missing)
+        where = f"{source}: " if source else ""
+        noun = "column" if len(missing) == 1 else "columns"
+        super().__init__(f"{where}missing {noun} {names} (expected the columns {', '.join(expected)})")
+
+
+class DataError(ValueError):
+    """Records that cannot be used as they are (no rows, rows that break the schema where none may)."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool = True
+    min: float | None = None
+    max: float | None = None
+    values: tuple[str, ...] | None = None
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in NUMERIC_TYPES
+
+
+@dataclass(frozen=True)
+class Schema:
+    name: str
+    key: str
+    target: str
+    columns: tuple[Column, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+    @property
+    def features(self) -> list[Column]:
+        """Every column the model sees: all but the key (an identifier, no signal) and the target."""
+        return [column for column in self.columns if column.name not in (self.key, self.target)]
+
+    @property
+    def numeric_features(self) -> list[str]:
+        return [column.name for column in self.features if column.is_numeric]
+
+    @property
+    def categorical_features(self) -> list[str]:
+        """category, bool and string features: all one-hot encoded by the training pipeline."""
+        return [column.name for column in self.features if not column.is_numeric]
+
+    def required(self, require_target: bool = True) -> list[Column]:
+        return [column for column in self.columns if require_target or column.name != self.target]
+
+
+def schema_from_dict(data: dict[str, Any]) -> Schema:
+    """Build and check a Schema from schema.json's content; a wrong schema fails here, not halfway through a job."""
+    try:
+        columns = tuple(_column_from_dict(item) for item in data["columns"])
+        schema = Schema(name=str(data["name"]), key=str(data["key"]), target=str(data["target"]), columns=columns)
+    except (KeyError, TypeError) as exc:
+        raise SchemaError(f"schema.json is malformed: {exc!r}") from exc
+    names = schema.names
+    if len(set(names)) != len(names):
+        raise SchemaError(f"schema.json declares a column twice: {names}")
+    for role in ("key", "target"):
+        if getattr(schema, role) not in names:
+            raise SchemaError(f"schema.json: the {role} column '{getattr(schema, role)}' is not among the columns")
+    if columns[names.index(schema.target)].type != "bool":
+        raise SchemaError(f"schema.json: the target '{schema.target}' must be a bool (yes/no) column")
+    return schema
+
+
+def _column_from_dict(item: dict[str, Any]) -> Column:
+    kind = item["type"]
+    if kind not in TYPES:
+        raise SchemaError(f"schema.json: column '{item.get('name')}' has unknown type '{kind}' (one of {TYPES})")
+    values = item.get("values")
+    if kind == "category" and not values:
+        raise SchemaError(f"schema.json: category column '{item['name']}' has no 'values'")
+    return Column(
+        name=str(item["name"]),
+        type=kind,
+        nullable=bool(item.get("nullable", True)),
+        min=item.get("min"),
+        max=item.get("max"),
+        values=tuple(str(v) for v in values) if values else None,
+    )
+
+
+def load_schema(path: str | Path) -> Schema:
+    """Read schema.json. Scripts find it next to themselves, or in the model folder for evaluation."""
+    path = Path(path)
+    if not path.is_file():
+        raise SchemaError(f"schema file {path} does not exist (it is shipped next to the container scripts)")
+    with path.open(encoding="utf-8") as handle:
+        return schema_from_dict(json.load(handle))
+
+
+def read_raw_csv(path: str | Path) -> pd.DataFrame:
+    """Every field as the exact text in the file ('' when empty): pandas would otherwise read 'n/a' as missing
+    and turn a bad value into a legitimate gap."""
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def check_columns(
+    df: pd.DataFrame, schema: Schema, require_target: bool = True, source: str | None = None
+) -> None:
+    """Raise MissingColumnError naming the absent columns (and the file), before any row-level check runs."""
+    expected = [column.name for column in schema.required(require_target)]
+    missing = [name for name in expected if name not in df.columns]
+    if missing:
+        raise MissingColumnError(missing, expected, source)
+
+
+def validate(df: pd.DataFrame, schema: Schema, require_target: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split records into (clean, rejects).
+
+    clean: the valid rows in canonical form, the schema's columns in schema order (without the target when
+    require_target is False: inference requests do not carry it), the input's index kept.
+    rejects: the invalid rows exactly as given (all input columns) plus `reject_reason` (human readable, e.g.
+    "plan: 'enterprise' is not one of basic, pro, team") and `reject_kind` ("plan:not_allowed"); a row with several
+    problems has them all, joined with "; ".
+    Values of any type are accepted (JSON requests carry numbers); they are judged by their text.
+    """
+    check_columns(df, schema, require_target)
+    values: dict[str, pd.Series] = {}
+    reasons: list[pd.Series] = []
+    kinds: list[pd.Series] = []
+    for column in schema.required(require_target):
+        text = _as_text(df[column.name])
+        parsed, problems = _PARSERS[column.type](text, column)
+        problems.extend(_missing_problems(text, column, schema))
+        values[column.name] = parsed
+        for mask, reason, kind in problems:
+            reasons.append(reason[mask])
+            kinds.append(pd.Series(f"{column.name}:{kind}", index=df.index[mask.to_numpy()], dtype=object))
+    reason_per_row = _join_per_row(reasons, df.index)
+    bad = reason_per_row.notna()
+    clean = pd.DataFrame(values, index=df.index).loc[~bad]
+    rejects = df.loc[bad].copy()
+    rejects[REJECT_REASON] = reason_per_row[bad]
+    rejects[REJECT_KIND] = _join_per_row(kinds, df.index)[bad]
+    return clean, rejects
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Stripped text of every value, '' for missing ones (None, NaN, NA), whatever the input dtype."""
+    if series.dtype == object and not series.isna().any():
+        return series.astype(str).str.strip()
+    return series.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v).strip())
+
+
+Problem = tuple[pd.Series, pd.Series, str]  # (row mask, reason text per row, rule name)
+
+
+def _missing_problems(text: pd.Series, column: Column, schema: Schema) -> list[Problem]:
+    if column.nullable:
+        return []
+    what = "missing target" if column.name == schema.target else "missing value"
+    rule = "missing_target" if column.name == schema.target else "missing_value"
+    return [(text == "", pd.Series(f"{column.name}: {what}", index=text.index), rule)]
+
+
+def _parse_number(text: pd.Series, column: Column) -> tuple[pd.Series, list[Problem]]:
+    missing = text == ""
+    numbers = pd.to_numeric(text.where(~missing), errors="coerce").astype("float64")
+    not_number = ~missing & ~np.isfinite(numbers)
+    kind_word = "an integer" if column.type == "int" else "a number"
+    problems: list[Problem] = [(not_number, column.name + ": '" + text + f"' is not {kind_word}", "not_a_number")]
+    bad = not_number.copy()
+    if column.type == "int":
+        fractional = ~missing & ~not_number & (numbers % 1 != 0)
+        problems.append((fractional, column.name + ": " + text + " is not an integer", "not_an_integer"))
+        bad |= fractional
+    if column.min is not None:
+        below = numbers < column.min
+        problems.append((below, column.name + ": " + text + f" is below the minimum {_number(column.min)}", "below_min"))
+        bad |= below
+    if column.max is not None:
+        above = numbers > column.max
+        problems.append((above, column.name + ": " + text + f" is above the maximum {_number(column.max)}", "above_max"))
+        bad |= above
+    numbers = numbers.where(~bad)
+    parsed = numbers.round().astype("Int64") if column.type == "int" else numbers
+    return parsed, problems
+
+
+def _parse_bool(text: pd.Series, column: Column) -> tuple[pd.Series, list[Problem]]:
+    lowered = text.str.lower()
+    parsed = pd.Series(np.nan, index=text.index, dtype=object)
+    parsed[lowered.isin(TRUE_WORDS)] = POSITIVE_LABEL
+    parsed[lowered.isin(FALSE_WORDS)] = NEGATIVE_LABEL
+    invalid = (text != "") & parsed.isna()
+    return parsed, [(invalid, column.name + ": '" + text + "' is not yes/no", "not_bool")]
+
+
+def _parse_category(text: pd.Series, column: Column) -> tuple[pd.Series, list[Problem]]:
+    allowed = list(column.values or ())
+    invalid = (text != "") & ~text.isin(allowed)
+    reason = column.name + ": '" + text + "' is not one of " + ", ".join(allowed)
+    return text.where(text.isin(allowed), np.nan).astype(object), [(invalid, reason, "not_allowed")]
+
+
+def _parse_string(text: pd.Series, column: Column) -> tuple[pd.Series, list[Problem]]:
+    return text.where(text != "", np.nan).astype(object), []
+
+
+_PARSERS = {
+    "int": _parse_number,
+    "float": _parse_number,
+    "bool": _parse_bool,
+    "category": _parse_category,
+    "string": _parse_string,
+}
+
+
+def _number(value: float) -> str:
+    """0.0 reads as 0 in a message about an int column."""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def _join_per_row(parts: list[pd.Series], index: pd.Index) -> pd.Series:
+    """One text per row with every problem of that row, in schema column order; NaN for a valid row."""
+    parts = [part for part in parts if len(part)]
+    if not parts:
+        return pd.Series(np.nan, index=index, dtype=object)
+    joined = pd.concat(parts).groupby(level=0, sort=False).agg(SEPARATOR.join)
+    return joined.reindex(index)
+
+
+def model_inputs(clean: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """The feature frame the model pipeline takes: numbers as float64 with NaN, the rest as objects with NaN.
+
+    The fitted pipeline's imputers expect NaN for a gap, so both training and serving convert through here.
+    """
+    numeric = set(schema.numeric_features)
+    data = {}
+    for column in schema.features:
+        series = clean[column.name]
+        if column.name in numeric:
+            data[column.name] = series.to_numpy(dtype="float64", na_value=np.nan)
+        else:
+            data[column.name] = series.astype(object).where(series.notna(), np.nan).to_numpy()
+    return pd.DataFrame(data, index=clean.index)
+
+
+def labels(clean: pd.DataFrame, schema: Schema) -> np.ndarray:
+    """The target as 0/1, "yes" being the positive class."""
+    return (clean[schema.target] == POSITIVE_LABEL).to_numpy(dtype="int64")
+
+
+def csv_files(folder: str | Path) -> list[Path]:
+    """Every CSV under a folder, recursively, in a stable order (several workers' part files, for instance)."""
+    return sorted(path for path in Path(folder).rglob("*") if path.is_file() and path.suffix.lower() == ".csv")
+
+
+def load_clean_folder(folder: str | Path, schema: Schema) -> pd.DataFrame:
+    """Read a split written by preprocessing (all its part files) back into canonical, typed form.
+
+    Every row must pass: a reject here means the folder was not produced by preprocessing with this schema, and
+    training or scoring on silently dropped rows would hide that.
+    """
+    files = csv_files(folder)
+    if not files:
+        raise DataError(f"{folder} holds no CSV files")
+    frames = []
+    for path in files:
+        frame = read_raw_csv(path)
+        check_columns(frame, schema, source=str(path))
+        frames.append(frame)
+    raw = pd.concat(frames, ignore_index=True)
+    if raw.empty:
+        raise DataError(f"{folder} holds no rows (files: {', '.join(p.name for p in files)})")
+    clean, rejects = validate(raw, schema)
+    if len(rejects):
+        example = rejects[REJECT_REASON].iloc[0]
+        raise DataError(
+            f"{folder}: {len(rejects)} of {len(raw)} rows do not match the schema (first: {example}); "
+            "use the output of the preprocessing job made with the same schema"
+        )
+    return clean

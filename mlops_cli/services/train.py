@@ -1,0 +1,389 @@
+"""The training stage: training jobs (script mode on the scikit-learn image), tuning jobs, and evaluation jobs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops_cli.aws.errors import aws_errors
+from mlops_cli.aws.images import sklearn_image_uri
+from mlops_cli.aws.session import AwsClients
+from mlops_cli.aws.tags import as_key_value
+from mlops_cli.config.models import HYPERPARAMETERS, Config
+from mlops_cli.errors import PreconditionFailed, UsageError
+from mlops_cli.services import jobs, preprocess
+from mlops_cli.services.code import bundle_files, sourcedir_tarball, upload_bundle
+from mlops_cli.services.roles import ensure_execution_role
+from mlops_cli.services.security import job_encryption_key
+
+STAGE = "train"
+ENTRY_POINT = "train.py"
+METRICS = (
+    "train:auc",
+    "train:accuracy",
+    "validation:auc",
+    "validation:accuracy",
+    "validation:f1",
+    "validation:precision",
+    "validation:recall",
+    "validation:logloss",
+)
+# train.py prints `validation:auc=0.851234;`
+METRIC_DEFINITIONS = [{"Name": name, "Regex": f"{re.escape(name)}=([-+0-9.eE]+);"} for name in METRICS]
+
+
+@dataclass
+class TrainingData:
+    processing_job: str
+    channels: dict[str, str]  # channel name -> S3 URI
+    manifest: list[dict[str, str]]  # every input object with its version, as trained on
+
+
+@dataclass
+class TrainRun:
+    job_name: str
+    hyperparameters: dict[str, str]
+    data: TrainingData
+    model_prefix: str
+    manifest_uri: str
+
+
+@dataclass
+class TuneRun:
+    job_name: str
+    max_jobs: int
+    max_parallel: int
+    objective: str
+    data: TrainingData
+
+
+@dataclass
+class EvaluateRun:
+    job_name: str
+    training_job: str
+    model_uri: str
+    test_uri: str
+    output_uri: str
+
+
+@dataclass
+class TrainingResult:
+    job_name: str
+    status: str
+    metrics: dict[str, float] = field(default_factory=dict)
+    model_uri: str | None = None
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+    data_job: str | None = None
+
+
+def job_prefix(config: Config) -> str:
+    return f"{config.names().prefix}-trn-"
+
+
+def _encode(value: Any) -> str:
+    # the SageMaker SDK JSON-encodes every hyperparameter; the training toolkit json.loads each one
+    return json.dumps(value)
+
+
+def _hyperparameters(config: Config, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    merged: dict[str, Any] = {**config.train.hyperparameters}
+    for name, raw in (overrides or {}).items():
+        if name not in HYPERPARAMETERS:
+            raise UsageError(f"unknown hyperparameter '{name}' (known: {', '.join(HYPERPARAMETERS)})")
+        merged[name] = HYPERPARAMETERS[name](raw)
+    return merged
+
+
+def _reserved(clients: AwsClients, submit_directory: str, job_name: str | None) -> dict[str, str]:
+    reserved = {
+        "sagemaker_program": _encode(ENTRY_POINT),
+        "sagemaker_submit_directory": _encode(submit_directory),
+        "sagemaker_region": _encode(clients.region),
+        "sagemaker_container_log_level": "20",
+    }
+    if job_name:
+        reserved["sagemaker_job_name"] = _encode(job_name)
+    return reserved
+
+
+def training_data(clients: AwsClients, config: Config, processing_job: str | None = None) -> TrainingData:
+    """The train and validation splits of a preprocessing job (the latest completed one by default), with the
+    version of every object in them."""
+    if processing_job:
+        state = jobs.describe_job(clients, jobs.Kind.PROCESSING, processing_job)
+        if state.status != "Completed":
+            raise PreconditionFailed(f"Preprocessing job {processing_job} is {state.status}, not Completed.")
+    else:
+        state = preprocess.latest_completed(clients, config)
+    outputs = preprocess.job_outputs(state)
+    channels = {name: outputs[name] for name in ("train", "validation")}
+    s3 = clients.client("s3")
+    manifest = []
+    with aws_errors(f"listing the data of {state.name}"):
+        for uri in channels.values():
+            bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix + "/"):
+                manifest += [
+                    {"uri": f"s3://{bucket}/{v['Key']}", "version_id": v["VersionId"], "etag": v["ETag"]}
+                    for v in page.get("Versions", [])
+                    if v["IsLatest"]
+                ]
+    if not manifest:
+        raise PreconditionFailed(f"Preprocessing job {state.name} wrote no training data.")
+    return TrainingData(processing_job=state.name, channels=channels, manifest=manifest)
+
+
+def _definition(
+    clients: AwsClients, config: Config, data: TrainingData, role_arn: str, key_arn: str | None
+) -> dict[str, Any]:
+    """What a training job and a tuning job's trials share."""
+    train = config.train
+    bucket = config.names(clients.account_id).data_bucket
+    definition: dict[str, Any] = {
+        "AlgorithmSpecification": {
+            "TrainingImage": sklearn_image_uri(clients.region, train.framework_version),
+            "TrainingInputMode": "File",
+            "MetricDefinitions": METRIC_DEFINITIONS,
+        },
+        "RoleArn": role_arn,
+        "InputDataConfig": [
+            {
+                "ChannelName": name,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": uri,
+                        "S3DataDistributionType": "FullyReplicated",
+                    }
+                },
+                "ContentType": "text/csv",
+                "InputMode": "File",
+            }
+            for name, uri in data.channels.items()
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/models/{config.dataset.name}"},
+        "ResourceConfig": {
+            "InstanceType": train.instance_type,
+            "InstanceCount": train.instance_count,
+            "VolumeSizeInGB": train.volume_size_gb,
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": train.max_runtime_minutes * 60},
+        "EnableNetworkIsolation": config.network.isolation,
+        "EnableInterContainerTrafficEncryption": train.instance_count > 1,
+    }
+    if key_arn:
+        definition["OutputDataConfig"]["KmsKeyId"] = key_arn
+        definition["ResourceConfig"]["VolumeKmsKeyId"] = key_arn
+    if config.network.vpc:
+        definition["VpcConfig"] = {
+            "Subnets": config.network.vpc.subnet_ids,
+            "SecurityGroupIds": config.network.vpc.security_group_ids,
+        }
+    return definition
+
+
+def _prepare(
+    clients: AwsClients, config: Config, processing_job: str | None
+) -> tuple[TrainingData, str, str | None, str]:
+    sklearn_image_uri(clients.region, config.train.framework_version)  # a bad region fails before any call
+    data = training_data(clients, config, processing_job)
+    key_arn = job_encryption_key(clients, config)
+    role = ensure_execution_role(clients, config, key_arn)
+    tarball = sourcedir_tarball(bundle_files(config, (ENTRY_POINT,)))
+    code = upload_bundle(clients, config, {"sourcedir.tar.gz": tarball})
+    return data, role.arn, key_arn, code.s3_prefix + "sourcedir.tar.gz"
+
+
+def start_training(
+    clients: AwsClients, config: Config, *, overrides: dict[str, str] | None = None, processing_job: str | None = None
+) -> TrainRun:
+    hyperparameters = _hyperparameters(config, overrides)
+    data, role_arn, key_arn, submit_directory = _prepare(clients, config, processing_job)
+    names = config.names(clients.account_id)
+    job_name = names.job_name("trn", dt.datetime.now(dt.UTC), secrets.token_hex(2))
+    encoded = {name: _encode(value) for name, value in sorted(hyperparameters.items())}
+    request = {
+        "TrainingJobName": job_name,
+        "HyperParameters": {**_reserved(clients, submit_directory, job_name), **encoded},
+        **_definition(clients, config, data, role_arn, key_arn),
+        "Tags": as_key_value(
+            {**config.standard_tags(STAGE), "mlops:dataset": config.dataset.name, "mlops:data-job": data.processing_job}
+        ),
+    }
+    model_prefix = f"{request['OutputDataConfig']['S3OutputPath']}/{job_name}"
+    manifest_uri = _write_manifest(clients, model_prefix, data, hyperparameters)
+    with aws_errors(f"creating training job {job_name}"):
+        clients.client("sagemaker").create_training_job(**request)
+    return TrainRun(job_name, encoded, data, model_prefix, manifest_uri)
+
+
+def _write_manifest(clients: AwsClients, model_prefix: str, data: TrainingData, hyperparameters: dict) -> str:
+    """Which data (URIs and version IDs) and settings a model was trained with, next to the model."""
+    uri = f"{model_prefix}/input-manifest.json"
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    body = {
+        "processing_job": data.processing_job,
+        "channels": data.channels,
+        "objects": data.manifest,
+        "hyperparameters": hyperparameters,
+    }
+    with aws_errors(f"writing {uri}"):
+        clients.client("s3").put_object(
+            Bucket=bucket, Key=key, Body=json.dumps(body, indent=2).encode(), ChecksumAlgorithm="SHA256"
+        )
+    return uri
+
+
+def _parameter_ranges(config: Config) -> dict[str, list[dict[str, Any]]]:
+    ranges: dict[str, list[dict[str, Any]]] = {
+        "IntegerParameterRanges": [],
+        "ContinuousParameterRanges": [],
+        "CategoricalParameterRanges": [],
+    }
+    for name, spec in sorted(config.train.tuning.ranges.items()):
+        if spec.type == "categorical":
+            ranges["CategoricalParameterRanges"].append({"Name": name, "Values": [str(v) for v in spec.values or []]})
+            continue
+        low, high = float(spec.min or 0), float(spec.max or 0)  # both set: the config checks it
+        bounds = (str(int(low)), str(int(high))) if spec.type == "integer" else (str(low), str(high))
+        key = "IntegerParameterRanges" if spec.type == "integer" else "ContinuousParameterRanges"
+        ranges[key].append({"Name": name, "MinValue": bounds[0], "MaxValue": bounds[1], "ScalingType": spec.scaling})
+    return ranges
+
+
+def start_tuning(
+    clients: AwsClients, config: Config, *, max_jobs: int | None = None, processing_job: str | None = None
+) -> TuneRun:
+    tuning = config.train.tuning
+    if not tuning.ranges:
+        raise UsageError("train.tuning.ranges is empty: there is nothing to tune.", hint="Add ranges to the config.")
+    jobs_total = max_jobs or tuning.max_jobs
+    parallel = min(tuning.max_parallel, jobs_total)
+    data, role_arn, key_arn, submit_directory = _prepare(clients, config, processing_job)
+    names = config.names(clients.account_id)
+    job_name = names.tuning_job_name(dt.datetime.now(dt.UTC))
+    static = {name: _encode(value) for name, value in config.train.hyperparameters.items() if name not in tuning.ranges}
+    objective = config.train.objective
+    request = {
+        "HyperParameterTuningJobName": job_name,
+        "HyperParameterTuningJobConfig": {
+            "Strategy": tuning.strategy,
+            "HyperParameterTuningJobObjective": {"Type": objective.goal.capitalize(), "MetricName": objective.metric},
+            "ResourceLimits": {"MaxNumberOfTrainingJobs": jobs_total, "MaxParallelTrainingJobs": parallel},
+            "ParameterRanges": _parameter_ranges(config),
+            "TrainingJobEarlyStoppingType": "Off",
+        },
+        "TrainingJobDefinition": {
+            "StaticHyperParameters": {**_reserved(clients, submit_directory, None), **static},
+            **{k: v for k, v in _definition(clients, config, data, role_arn, key_arn).items()},
+        },
+        "Tags": as_key_value(
+            {**config.standard_tags(STAGE), "mlops:dataset": config.dataset.name, "mlops:data-job": data.processing_job}
+        ),
+    }
+    with aws_errors(f"creating tuning job {job_name}"):
+        clients.client("sagemaker").create_hyper_parameter_tuning_job(**request)
+    return TuneRun(job_name, jobs_total, parallel, f"{objective.goal} {objective.metric}", data)
+
+
+def training_result(state: jobs.JobState) -> TrainingResult:
+    d = state.description
+    return TrainingResult(
+        job_name=state.name,
+        status=state.status,
+        metrics={m["MetricName"]: float(m["Value"]) for m in d.get("FinalMetricDataList", [])},
+        model_uri=d.get("ModelArtifacts", {}).get("S3ModelArtifacts") if state.status == "Completed" else None,
+        hyperparameters={k: v for k, v in d.get("HyperParameters", {}).items() if not k.startswith("sagemaker_")},
+        data_job=next((c["DataSource"]["S3DataSource"]["S3Uri"] for c in d.get("InputDataConfig", [])), None),
+    )
+
+
+def latest_completed_training(clients: AwsClients, config: Config) -> jobs.JobState:
+    for summary in jobs.list_jobs(clients, jobs.Kind.TRAINING, config.names().prefix, limit=50):
+        if summary["TrainingJobStatus"] == "Completed":
+            return jobs.describe_job(clients, jobs.Kind.TRAINING, summary["TrainingJobName"])
+    raise PreconditionFailed("No training job has completed yet.", hint="Run `mlops train run --wait` first.")
+
+
+def start_evaluation(clients: AwsClients, config: Config, training_job: str | None = None) -> EvaluateRun:
+    """A processing job that scores the test split of the training job's data with its model.tar.gz."""
+    image = sklearn_image_uri(clients.region, config.train.framework_version)
+    if training_job:
+        state = jobs.describe_job(clients, jobs.Kind.TRAINING, training_job)
+        if state.status != "Completed":
+            raise PreconditionFailed(
+                f"Training job {training_job} is {state.status}; only a completed one has a model."
+            )
+    else:
+        state = latest_completed_training(clients, config)
+    model_uri = state.description["ModelArtifacts"]["S3ModelArtifacts"]
+    train_channel = next(c for c in state.description["InputDataConfig"] if c["ChannelName"] == "train")
+    test_uri = train_channel["DataSource"]["S3DataSource"]["S3Uri"].rsplit("/", 1)[0] + "/test"
+    output_uri = model_uri.rsplit("/output/", 1)[0] + "/evaluation"
+    key_arn = job_encryption_key(clients, config)
+    role = ensure_execution_role(clients, config, key_arn)
+    code = upload_bundle(clients, config, bundle_files(config, ("evaluate.py",)))
+    names = config.names(clients.account_id)
+    job_name = names.job_name("evl", dt.datetime.now(dt.UTC), secrets.token_hex(2))
+    code_dir, input_dir = preprocess.CODE_DIR, "/opt/ml/processing/input"
+    output_dir = "/opt/ml/processing/output/evaluation"
+    arguments = {"--model-dir": f"{input_dir}/model", "--test-dir": f"{input_dir}/test", "--output-dir": output_dir}
+    request: dict[str, Any] = {
+        "ProcessingJobName": job_name,
+        "RoleArn": role.arn,
+        "AppSpecification": {
+            "ImageUri": image,
+            "ContainerEntrypoint": ["python3", f"{code_dir}/evaluate.py"],
+            "ContainerArguments": [part for pair in arguments.items() for part in pair],
+        },
+        "ProcessingInputs": [
+            preprocess._s3_input("code", code.s3_prefix, code_dir, "FullyReplicated"),
+            preprocess._s3_input("model", model_uri, f"{input_dir}/model", "FullyReplicated"),
+            preprocess._s3_input("test", test_uri, f"{input_dir}/test", "FullyReplicated"),
+        ],
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {
+                    "OutputName": "evaluation",
+                    "S3Output": {"S3Uri": output_uri, "LocalPath": output_dir, "S3UploadMode": "EndOfJob"},
+                }
+            ]
+        },
+        "ProcessingResources": {
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": config.train.evaluate_instance_type,
+                "VolumeSizeInGB": 30,
+            }
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "NetworkConfig": preprocess.network_config(config, multi_instance=False),
+        "Tags": as_key_value({**config.standard_tags(STAGE), "mlops:training-job": state.name}),
+    }
+    if key_arn:
+        request["ProcessingOutputConfig"]["KmsKeyId"] = key_arn
+        request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] = key_arn
+    with aws_errors(f"creating evaluation job {job_name}"):
+        clients.client("sagemaker").create_processing_job(**request)
+    return EvaluateRun(job_name, state.name, model_uri, test_uri, output_uri)
+
+
+def read_evaluation(clients: AwsClients, output_uri: str) -> dict[str, Any]:
+    bucket, _, prefix = output_uri.removeprefix("s3://").partition("/")
+    with aws_errors(f"reading {output_uri}/evaluation.json"):
+        body = clients.client("s3").get_object(Bucket=bucket, Key=f"{prefix}/evaluation.json")["Body"].read()
+    return dict(json.loads(body))
+
+
+def tuning_trials(clients: AwsClients, tuning_job: str) -> list[dict[str, Any]]:
+    with aws_errors(f"listing the trials of {tuning_job}"):
+        pages = (
+            clients.client("sagemaker")
+            .get_paginator("list_training_jobs_for_hyper_parameter_tuning_job")
+            .paginate(HyperParameterTuningJobName=tuning_job)
+        )
+        return [summary for page in pages for summary in page["TrainingJobSummaries"]]
