@@ -25,6 +25,9 @@ demo: install
 	$(MLOPS) storage upload -c $(CONFIG) data/churn
 	$(MLOPS) storage ls     -c $(CONFIG)
 	$(MLOPS) storage status -c $(CONFIG) --check
+	$(MLOPS) preprocess run -c $(CONFIG) --wait
+	$(MLOPS) train run      -c $(CONFIG) --wait
+	$(MLOPS) train evaluate -c $(CONFIG) --wait
 
 test: install lint typecheck unit
 

@@ -36,8 +36,5 @@ def metric_lines(prefix: str, metrics: dict[str, float | None]) -> list[str]:
     """`<prefix>:<name>=<value>;` with six decimals (never exponent notation, so the simple regex matches);
     undefined metrics are left out rather than printed as nan, which no regex would parse."""
     return [
-        f"{prefix}:{name}={value:.6f};"
-        for name, value in metrics.items()
-        if value is not None and math.isfinite(value)
+        f"{prefix}:{name}={value:.6f};" for name, value in metrics.items() if value is not None and math.isfinite(value)
     ]
-

@@ -39,6 +39,7 @@ REJECT_REASON = "reject_reason"
 REJECT_KIND = "reject_kind"
 # Several problems of one row are joined with this; a kind is "<column>:<rule>", so it never contains it.
 SEPARATOR = "; "
+Problem = tuple[pd.Series, pd.Series, str]  # (row mask, reason text per row, rule name)
 
 
 class SchemaError(ValueError):
@@ -154,9 +155,7 @@ def read_raw_csv(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def check_columns(
-    df: pd.DataFrame, schema: Schema, require_target: bool = True, source: str | None = None
-) -> None:
+def check_columns(df: pd.DataFrame, schema: Schema, require_target: bool = True, source: str | None = None) -> None:
     """Raise MissingColumnError naming the absent columns (and the file), before any row-level check runs."""
     expected = [column.name for column in schema.required(require_target)]
     missing = [name for name in expected if name not in df.columns]
@@ -175,23 +174,25 @@ def validate(df: pd.DataFrame, schema: Schema, require_target: bool = True) -> t
     Values of any type are accepted (JSON requests carry numbers); they are judged by their text.
     """
     check_columns(df, schema, require_target)
+    rows = df.reset_index(drop=True)  # positional labels inside: the caller's index may repeat
     values: dict[str, pd.Series] = {}
     reasons: list[pd.Series] = []
     kinds: list[pd.Series] = []
     for column in schema.required(require_target):
-        text = _as_text(df[column.name])
+        text = _as_text(rows[column.name])
         parsed, problems = _PARSERS[column.type](text, column)
         problems.extend(_missing_problems(text, column, schema))
         values[column.name] = parsed
         for mask, reason, kind in problems:
             reasons.append(reason[mask])
-            kinds.append(pd.Series(f"{column.name}:{kind}", index=df.index[mask.to_numpy()], dtype=object))
-    reason_per_row = _join_per_row(reasons, df.index)
-    bad = reason_per_row.notna()
-    clean = pd.DataFrame(values, index=df.index).loc[~bad]
+            kinds.append(pd.Series(f"{column.name}:{kind}", index=rows.index[mask.to_numpy()], dtype=object))
+    reason_per_row = _join_per_row(reasons, rows.index)
+    bad = reason_per_row.notna().to_numpy()
+    clean = pd.DataFrame(values, index=rows.index).loc[~bad]
+    clean.index = df.index[~bad]
     rejects = df.loc[bad].copy()
-    rejects[REJECT_REASON] = reason_per_row[bad]
-    rejects[REJECT_KIND] = _join_per_row(kinds, df.index)[bad]
+    rejects[REJECT_REASON] = reason_per_row[bad].to_numpy()
+    rejects[REJECT_KIND] = _join_per_row(kinds, rows.index)[bad].to_numpy()
     return clean, rejects
 
 
@@ -200,9 +201,6 @@ def _as_text(series: pd.Series) -> pd.Series:
     if series.dtype == object and not series.isna().any():
         return series.astype(str).str.strip()
     return series.map(lambda v: "" if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v).strip())
-
-
-Problem = tuple[pd.Series, pd.Series, str]  # (row mask, reason text per row, rule name)
 
 
 def _missing_problems(text: pd.Series, column: Column, schema: Schema) -> list[Problem]:
@@ -214,24 +212,25 @@ def _missing_problems(text: pd.Series, column: Column, schema: Schema) -> list[P
 
 
 def _parse_number(text: pd.Series, column: Column) -> tuple[pd.Series, list[Problem]]:
+    def says(ending: str) -> pd.Series:
+        return column.name + ": " + text + ending
+
     missing = text == ""
     numbers = pd.to_numeric(text.where(~missing), errors="coerce").astype("float64")
     not_number = ~missing & ~np.isfinite(numbers)
     kind_word = "an integer" if column.type == "int" else "a number"
-    problems: list[Problem] = [(not_number, column.name + ": '" + text + f"' is not {kind_word}", "not_a_number")]
-    bad = not_number.copy()
+    quoted = column.name + ": '" + text + f"' is not {kind_word}"
+    problems: list[Problem] = [(not_number, quoted, "not_a_number")]
+    number = ~missing & ~not_number
     if column.type == "int":
-        fractional = ~missing & ~not_number & (numbers % 1 != 0)
-        problems.append((fractional, column.name + ": " + text + " is not an integer", "not_an_integer"))
-        bad |= fractional
+        problems.append((number & (numbers % 1 != 0), says(" is not an integer"), "not_an_integer"))
     if column.min is not None:
-        below = numbers < column.min
-        problems.append((below, column.name + ": " + text + f" is below the minimum {_number(column.min)}", "below_min"))
-        bad |= below
+        below = number & (numbers < column.min)
+        problems.append((below, says(f" is below the minimum {_number(column.min)}"), "below_min"))
     if column.max is not None:
-        above = numbers > column.max
-        problems.append((above, column.name + ": " + text + f" is above the maximum {_number(column.max)}", "above_max"))
-        bad |= above
+        above = number & (numbers > column.max)
+        problems.append((above, says(f" is above the maximum {_number(column.max)}"), "above_max"))
+    bad = np.logical_or.reduce([mask for mask, _, _ in problems])
     numbers = numbers.where(~bad)
     parsed = numbers.round().astype("Int64") if column.type == "int" else numbers
     return parsed, problems

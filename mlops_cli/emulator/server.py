@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_cli.emulator.identity import WsgiApp
-from mlops_cli.emulator.protocol import HOST, IDENTITY_PATH, PORT_IN_USE_EXIT
+from mlops_cli.emulator.protocol import HOST, IDENTITY_PATH, PORT_IN_USE_EXIT, endpoint_url
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -30,24 +30,27 @@ def _stop(signum: int, frame: Any) -> None:
     sys.exit(0)
 
 
-def build_app(work_dir: Path) -> WsgiApp:
-    """moto's application, patched by the extensions, behind the project's WSGI middlewares (the place for
-    routes moto lacks). Call once per process: the extensions patch moto's classes."""
-    from mlops_cli.emulator import extensions
+def build_app(work_dir: Path, endpoint: str) -> WsgiApp:
+    """moto's application, patched by the extensions and the job runner, behind the project's WSGI middlewares
+    (the place for routes moto lacks). `endpoint` is this server's own URL: jobs read and write their data there.
+    Call once per process: the extensions patch moto's classes."""
+    from mlops_cli.emulator import extensions, jobs
 
     extensions.install()  # before moto handles a single request
+    jobs.install(work_dir, endpoint)
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from mlops_cli.emulator.identity import IdentityRoute
 
-    return IdentityRoute(DomainDispatcherApplication(create_backend_app), work_dir=str(work_dir))
+    moto_app = jobs.stop_jobs_on_reset(DomainDispatcherApplication(create_backend_app))
+    return IdentityRoute(moto_app, work_dir=str(work_dir))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    app = build_app(args.work_dir)
+    app = build_app(args.work_dir, endpoint_url(args.port))
 
     import moto
     from moto.moto_server.werkzeug_app import MotoRequestHandler

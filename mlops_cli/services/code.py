@@ -17,7 +17,7 @@ from mlops_cli.errors import PreconditionFailed
 from mlops_cli.services.schema import schema_document
 
 CONTAINER_SCRIPTS = Path(__file__).resolve().parents[2] / "container_scripts"
-SHARED_MODULES = ("mlops_schema.py",)
+SHARED_PREFIX = "mlops_"  # container_scripts/mlops_*.py are modules every script may import
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ def bundle_files(config: Config, entry_points: tuple[str, ...]) -> dict[str, byt
         raise PreconditionFailed(
             f"The container scripts are not at {CONTAINER_SCRIPTS}.", hint="Run mlops from a checkout of the project."
         )
-    files = {name: (CONTAINER_SCRIPTS / name).read_bytes() for name in (*entry_points, *SHARED_MODULES)}
+    shared = sorted(path.name for path in CONTAINER_SCRIPTS.glob(f"{SHARED_PREFIX}*.py"))
+    files = {name: (CONTAINER_SCRIPTS / name).read_bytes() for name in (*entry_points, *shared)}
     files["schema.json"] = json.dumps(schema_document(config.dataset), indent=2, sort_keys=True).encode()
     return files
 

@@ -52,3 +52,91 @@ def emulator_client(emulator: manager.EmulatorInfo) -> Callable[..., Any]:
         )
 
     return make
+
+
+class JobKit:
+    """What SageMaker job tests need: clients, a fresh bucket, tiny scripts in S3, and a wait for a job's end."""
+
+    ROLE = "arn:aws:iam::123456789012:role/churn-local-sagemaker"
+    ENDED = ("Completed", "Failed", "Stopped")
+
+    def __init__(self, emulator: manager.EmulatorInfo, client: Callable[..., Any]) -> None:
+        import uuid
+
+        self.work_dir = emulator.work_dir
+        self.s3, self.sagemaker, self.logs = client("s3"), client("sagemaker"), client("logs")
+        self.unique = uuid.uuid4().hex[:8]
+        self.bucket = f"jobs-{self.unique}"
+        self.s3.create_bucket(Bucket=self.bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+
+    def name(self, prefix: str) -> str:
+        return f"{prefix}-{self.unique}"
+
+    def job_folder(self, name: str) -> Any:
+        return self.work_dir / "jobs" / name
+
+    def put(self, key: str, body: bytes | str) -> str:
+        self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
+        return f"s3://{self.bucket}/{key}"
+
+    def sourcedir(self, key: str, script: str) -> str:
+        """`script` as train.py in a sourcedir.tar.gz, as the SDK packs it."""
+        import io
+        import tarfile
+
+        data = script.encode()
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+            member = tarfile.TarInfo("train.py")
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+        return self.put(key, buffer.getvalue())
+
+    def describe(self, kind: str, name: str) -> dict[str, Any]:
+        if kind == "processing":
+            return dict(self.sagemaker.describe_processing_job(ProcessingJobName=name))
+        if kind == "training":
+            return dict(self.sagemaker.describe_training_job(TrainingJobName=name))
+        return dict(self.sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name))
+
+    def wait(
+        self, kind: str, name: str, until: Callable[[dict[str, Any]], bool] | None = None, timeout: float = 20.0
+    ) -> dict[str, Any]:
+        """Describe every 0.2 s until `until(description)` (default: the job ended); fail after `timeout` s."""
+        import time
+
+        status_key = {"processing": "ProcessingJobStatus", "training": "TrainingJobStatus"}.get(
+            kind, "HyperParameterTuningJobStatus"
+        )
+        done = until or (lambda described: described[status_key] in self.ENDED)
+        deadline = time.monotonic() + timeout
+        while True:
+            described = self.describe(kind, name)
+            if done(described):
+                return described
+            assert time.monotonic() < deadline, f"{kind} job {name} still {described[status_key]} after {timeout} s"
+            time.sleep(0.2)
+
+    def training_request(self, name: str, code: str, **overrides: Any) -> dict[str, Any]:
+        """A CreateTrainingJob request for the scikit-learn image in script mode, as the CLI sends it."""
+        request: dict[str, Any] = {
+            "TrainingJobName": name,
+            "RoleArn": self.ROLE,
+            "AlgorithmSpecification": {
+                "TrainingImage": "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3",
+                "TrainingInputMode": "File",
+                "MetricDefinitions": [{"Name": "validation:auc", "Regex": r"validation:auc=([0-9\.]+)"}],
+            },
+            "HyperParameters": {"sagemaker_program": '"train.py"', "sagemaker_submit_directory": f'"{code}"'},
+            "OutputDataConfig": {"S3OutputPath": f"s3://{self.bucket}/models"},
+            "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 1},
+            "StoppingCondition": {"MaxRuntimeInSeconds": 60},
+        }
+        request.update(overrides)
+        return request
+
+
+@pytest.fixture
+def jobs(emulator: manager.EmulatorInfo, emulator_client: Callable[..., Any]) -> JobKit:
+    """SageMaker job tests' kit (see JobKit), with a bucket of its own."""
+    return JobKit(emulator, emulator_client)

@@ -72,3 +72,28 @@ def complete_result(add: Callable[[Any, dict[str, Any]], None]) -> Callable[[Any
         return wrapper
 
     return build
+
+
+class Addition(Patch):
+    """Set `owner.name`, which moto lacks, to `build(None)`; `revert()` deletes it again. Applying fails loudly if
+    moto has gained the attribute, so a newer moto's own implementation is never hidden by accident."""
+
+    def apply(self) -> bool:
+        if self.applied:
+            return False
+        if self.name in vars(self.owner):
+            raise KeyError(f"{self.owner.__qualname__}.{self.name} exists already; patch it instead of adding it")
+        self.original = None
+        setattr(self.owner, self.name, self.build(None))
+        return True
+
+    def revert(self) -> bool:
+        if not self.applied:
+            return False
+        delattr(self.owner, self.name)
+        self.original = _MISSING
+        return True
+
+
+def add(owner: type, name: str, value: Any) -> Patch:
+    return Addition(owner, name, lambda _nothing: value)

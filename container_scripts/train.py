@@ -1,0 +1,250 @@
+"""SageMaker training script (script mode in the prebuilt scikit-learn image, run by the sagemaker-training toolkit).
+
+The toolkit extracts sourcedir.tar.gz (this folder plus schema.json) into /opt/ml/code and runs
+`python train.py --algorithm hist_gradient_boosting --max_iter 200 ...`: the hyperparameters, JSON-decoded, sorted
+by key, as `--key value` (a one-letter key such as C as `-C value`).
+
+Hyperparameters: algorithm (logistic_regression | random_forest | hist_gradient_boosting), n_estimators, max_depth,
+learning_rate, max_iter, min_samples_leaf, C, class_weight (none | balanced), random_state. Each algorithm uses the
+ones that apply to it and logs the others as ignored; for hist_gradient_boosting `n_estimators` is a synonym of
+`max_iter` (its number of boosting iterations).
+
+Environment: SM_CHANNEL_TRAIN and SM_CHANNEL_VALIDATION (preprocessing's CSV parts), SM_MODEL_DIR, SM_OUTPUT_DATA_DIR,
+SM_OUTPUT_DIR (for the failure file), TRAINING_JOB_NAME or SM_TRAINING_ENV (for the job name).
+
+Writes to SM_MODEL_DIR (SageMaker packs it into model.tar.gz):
+    model.joblib   one scikit-learn Pipeline: the ColumnTransformer fitted on train only, then the estimator. Only
+                   standard scikit-learn classes, so the inference handler unpickles it without this script;
+                   it takes mlops_schema.model_inputs(clean records) and predict_proba's column 1 is P(yes).
+    schema.json    the schema it was trained with, for the inference handler's input checks;
+    metadata.json  algorithm, hyperparameters (as given to the estimator), metrics, the majority-class baseline's
+                   metrics, features, target, positive label, rows per split, versions, job name, created_at.
+and metrics.json to SM_OUTPUT_DATA_DIR.
+
+Prints metric lines for the job's MetricDefinitions, e.g. `validation:auc=0.851234;` (regex
+`validation:auc=([0-9.]+);`), for train and validation: auc, accuracy, f1, precision, recall, logloss.
+On failure: the reason, then the traceback, in $SM_OUTPUT_DIR/failure (SageMaker's FailureReason), exit code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import joblib
+import mlops_schema as ms
+import numpy as np
+import sklearn
+from mlops_jobs import JobError, run_job, say
+from mlops_metrics import binary_metrics, metric_lines
+from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
+from sklearn.ensemble import HistGradientBoostingClassifier, RandomForestClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+HERE = Path(__file__).resolve().parent
+ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
+# Which hyperparameters each algorithm reads, and its defaults for those left unset (random_state comes on top).
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "logistic_regression": {"C": 1.0, "max_iter": 1000, "class_weight": None},
+    "random_forest": {"n_estimators": 300, "max_depth": None, "min_samples_leaf": 10, "class_weight": None},
+    "hist_gradient_boosting": {
+        "max_iter": 200,
+        "learning_rate": 0.05,
+        "max_depth": 3,
+        "min_samples_leaf": 20,
+        "class_weight": None,
+    },
+}
+HYPERPARAMETERS = ("n_estimators", "max_depth", "learning_rate", "max_iter", "min_samples_leaf", "C", "class_weight")
+
+
+class HyperparameterError(JobError):
+    """A hyperparameter the script cannot use; the failure reason says which and why."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so a bad hyperparameter reaches the failure file."""
+
+    def error(self, message: str) -> NoReturn:
+        raise HyperparameterError(f"invalid hyperparameters: {message}")
+
+
+def integer_or_none(text: str) -> int | None:
+    """max_depth may be unlimited: the toolkit turns a JSON null into '' ('None' and 'none' are accepted too)."""
+    return None if text.strip().lower() in ("", "none", "null") else integer(text)
+
+
+def integer(text: str) -> int:
+    """A whole number; tuning jobs may send integer hyperparameters as '57.0'."""
+    value = float(text)
+    if not value.is_integer():
+        raise ValueError(text)
+    return int(value)
+
+
+def none_or_balanced(text: str) -> str | None:
+    value = text.strip().lower()
+    if value not in ("none", "balanced", ""):
+        raise argparse.ArgumentTypeError(f"'{text}' is not none or balanced")
+    return "balanced" if value == "balanced" else None
+
+
+def parse_hyperparameters(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[str]]:
+    """The hyperparameters given; one that is absent is absent from the namespace too (argparse.SUPPRESS), so that
+    an explicit null (max_depth: unlimited) is told apart from "not given" (the algorithm's default)."""
+    parser = _Parser(description="Train the churn model (SageMaker script mode).", argument_default=argparse.SUPPRESS)
+    parser.add_argument("--algorithm", default="hist_gradient_boosting")
+    parser.add_argument("--n_estimators", type=integer)
+    parser.add_argument("--max_depth", type=integer_or_none)
+    parser.add_argument("--learning_rate", type=float)
+    parser.add_argument("--max_iter", type=integer)
+    parser.add_argument("--min_samples_leaf", type=integer)
+    parser.add_argument("-C", "--C", dest="C", type=float)
+    parser.add_argument("--class_weight", type=none_or_balanced)
+    parser.add_argument("--random_state", type=integer, default=42)
+    return parser.parse_known_args(argv)
+
+
+def resolve_hyperparameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The values the estimator gets: the given ones that apply to the algorithm, defaults for the rest."""
+    if args.algorithm not in ALGORITHMS:
+        raise HyperparameterError(f"unknown algorithm '{args.algorithm}' (one of {', '.join(ALGORITHMS)})")
+    given = {name: getattr(args, name) for name in HYPERPARAMETERS if hasattr(args, name)}
+    if args.algorithm == "hist_gradient_boosting" and "max_iter" not in given and "n_estimators" in given:
+        given["max_iter"] = given.pop("n_estimators")
+    resolved = dict(DEFAULTS[args.algorithm], random_state=args.random_state)
+    ignored = sorted(name for name in given if name not in resolved)
+    if ignored:
+        say(f"hyperparameters ignored by {args.algorithm}: {', '.join(ignored)}")
+    resolved.update({name: value for name, value in given.items() if name in resolved})
+    return resolved
+
+
+def build_estimator(algorithm: str, params: dict[str, Any]) -> Any:
+    if algorithm == "logistic_regression":
+        return LogisticRegression(**params)
+    if algorithm == "random_forest":
+        return RandomForestClassifier(**params)
+    return HistGradientBoostingClassifier(**params)
+
+
+def build_pipeline(schema: ms.Schema, estimator: Any) -> Pipeline:
+    """Imputation, scaling and one-hot encoding fitted together with the model, so serving applies exactly the
+    training-time preprocessing to raw records (no training/serving skew)."""
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="most_frequent")),
+            ("onehot", OneHotEncoder(handle_unknown="ignore")),
+        ]
+    )
+    features = ColumnTransformer(
+        [("numeric", numeric, schema.numeric_features), ("categorical", categorical, schema.categorical_features)],
+        sparse_threshold=0.0,  # dense: HistGradientBoosting does not take sparse input
+    )
+    return Pipeline([("features", features), ("model", estimator)])
+
+
+def channel(name: str) -> Path:
+    variable = f"SM_CHANNEL_{name.upper()}"
+    if variable not in os.environ:
+        raise JobError(f"no '{name}' channel ({variable} is not set): give the training job a {name} input")
+    return Path(os.environ[variable])
+
+
+def load_split(name: str, schema: ms.Schema) -> tuple[Any, np.ndarray]:
+    clean = ms.load_clean_folder(channel(name), schema)
+    y = ms.labels(clean, schema)
+    say(f"{name}: {len(y)} rows, {int(y.sum())} positive ({y.mean():.1%})")
+    return ms.model_inputs(clean, schema), y
+
+
+def job_name() -> str | None:
+    if os.environ.get("TRAINING_JOB_NAME"):
+        return os.environ["TRAINING_JOB_NAME"]
+    training_env = json.loads(os.environ.get("SM_TRAINING_ENV") or "{}")
+    return training_env.get("job_name")
+
+
+def evaluate(model: Any, x: Any, y: np.ndarray, prefix: str) -> dict[str, float | None]:
+    metrics = binary_metrics(y, model.predict_proba(x)[:, 1])
+    for line in metric_lines(prefix, metrics):
+        say(line)
+    return {f"{prefix}:{name}": value for name, value in metrics.items()}
+
+
+def majority_baseline(x_train: Any, y_train: np.ndarray, x_val: Any, y_val: np.ndarray) -> dict[str, float | None]:
+    """What always predicting the majority class scores: the floor any model must clear by far."""
+    baseline = DummyClassifier(strategy="most_frequent").fit(x_train, y_train)
+    metrics = binary_metrics(y_val, baseline.predict_proba(x_val)[:, 1])
+    return {f"validation:{name}": value for name, value in metrics.items()}
+
+
+def save(model_dir: Path, model: Any, metadata: dict[str, Any]) -> None:
+    model_dir.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, model_dir / "model.joblib")
+    shutil.copyfile(HERE / "schema.json", model_dir / "schema.json")
+    (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+
+
+def train(argv: list[str] | None = None) -> None:
+    args, unknown = parse_hyperparameters(argv)
+    if unknown:
+        say(f"ignoring unknown arguments: {' '.join(unknown)}")
+    params = resolve_hyperparameters(args)
+    schema = ms.load_schema(HERE / "schema.json")
+    say(f"scikit-learn {sklearn.__version__}, Python {platform.python_version()}, algorithm {args.algorithm}")
+    say(f"hyperparameters: {json.dumps(params, sort_keys=True)}")
+
+    x_train, y_train = load_split("train", schema)
+    x_val, y_val = load_split("validation", schema)
+    if len(np.unique(y_train)) < 2:
+        raise JobError(f"the train channel holds only one class ({int(y_train[0])}): nothing to learn")
+    model = build_pipeline(schema, build_estimator(args.algorithm, params))
+    started = time.time()
+    model.fit(x_train, y_train)
+    say(f"fitted in {time.time() - started:.1f}s")
+
+    metrics = {**evaluate(model, x_train, y_train, "train"), **evaluate(model, x_val, y_val, "validation")}
+    metadata = {
+        "algorithm": args.algorithm,
+        "hyperparameters": params,
+        "metrics": metrics,
+        "baseline_metrics": majority_baseline(x_train, y_train, x_val, y_val),
+        "feature_columns": [column.name for column in schema.features],
+        "numeric_features": schema.numeric_features,
+        "categorical_features": schema.categorical_features,
+        "target": schema.target,
+        "positive_label": ms.POSITIVE_LABEL,
+        "rows": {"train": len(y_train), "validation": len(y_val)},
+        "sklearn_version": sklearn.__version__,
+        "python_version": platform.python_version(),
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "training_job_name": job_name(),
+    }
+    model_dir = Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
+    save(model_dir, model, metadata)
+    output_data = Path(os.environ.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
+    output_data.mkdir(parents=True, exist_ok=True)
+    (output_data / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    say(f"training done: {args.algorithm} saved to {model_dir}")
+
+
+def main() -> int:
+    failure_file = Path(os.environ.get("SM_OUTPUT_DIR", "/opt/ml/output")) / "failure"
+    expected = (ms.SchemaError, ms.MissingColumnError, ms.DataError)
+    return run_job(train, failure_file, expected)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

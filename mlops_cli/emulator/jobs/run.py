@@ -1,0 +1,183 @@
+"""What every job run shares: a background thread, stop and abandon, the workers' environment, and the rule for
+changing moto's job objects while request threads describe them."""
+
+from __future__ import annotations
+
+import abc
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from moto.core.utils import utcnow
+
+from mlops_cli.emulator.jobs.errors import JobFailure
+from mlops_cli.emulator.jobs.runtime import announce, runtime
+from mlops_cli.emulator.jobs.workers import LineSink, Outcome, WorkerGroup, WorkerSpec
+
+# From the server's environment, only what a program needs to start; never credentials or the user's AWS settings.
+_PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "USER", "LOGNAME", "SYSTEMROOT")
+_PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
+
+
+def now() -> Any:
+    return utcnow()  # moto's clock: naive UTC datetimes, like every other time in its objects
+
+
+def prepare(job: Any, **fields: Any) -> None:
+    """Give a new job object every field the runner will change, before any request can see the job."""
+    for key, value in fields.items():
+        setattr(job, key, value)
+
+
+def update(job: Any, **fields: Any) -> None:
+    """Change fields the job object already has. Describe serialises the object's __dict__ in request threads, and
+    a key added meanwhile would break that iteration; replacing the value of an existing key is safe."""
+    for key, value in fields.items():
+        if key not in vars(job):
+            raise AttributeError(f"{type(job).__name__} has no field {key!r}; prepare() it when the job is created")
+        setattr(job, key, value)
+
+
+def container_environment(region: str, request_environment: dict[str, str]) -> dict[str, str]:
+    """A worker's environment: the basics from the server, the region, the emulator as the AWS endpoint (a script
+    that calls AWS reaches the emulator, never a real account), then the request's Environment."""
+    env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        AWS_REGION=region,
+        AWS_DEFAULT_REGION=region,
+        AWS_ENDPOINT_URL=runtime.settings.endpoint_url,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
+    env.update(request_environment)
+    return env
+
+
+def with_python(command: list[str]) -> list[str]:
+    """`python3 x.py` runs with the server's interpreter (the one with scikit-learn and pandas installed)."""
+    if command and _PYTHON.match(os.path.basename(command[0])):
+        return [sys.executable, *command[1:]]
+    return command
+
+
+class Abandoned(Exception):
+    """The emulator is resetting: the run ends at once, quietly, changing nothing."""
+
+
+class JobRun(abc.ABC):
+    """One job, run by a daemon thread so the server never waits for it."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, name: str, job: Any) -> None:
+        self.name = name
+        self.job = job
+        self.settings = runtime.settings
+        self.stop_requested = threading.Event()
+        self.abandoned = False
+        self._group: WorkerGroup | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._main, name=f"{self.kind}:{name}", daemon=True)
+
+    def start(self) -> None:
+        runtime.register(self)
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        """A Stop request: the job is Stopping at once, and Stopped once its workers have ended."""
+        self.mark_stopping()
+        self.stop_requested.set()
+
+    @abc.abstractmethod
+    def mark_stopping(self) -> None:
+        """Set the job's status to Stopping."""
+
+    def abandon(self) -> None:
+        with self._lock:
+            self.abandoned = True
+            group = self._group
+        self.stop_requested.set()
+        if group is not None:
+            group.kill()
+
+    def check(self) -> None:
+        if self.abandoned:
+            raise Abandoned
+
+    @abc.abstractmethod
+    def run(self) -> None: ...
+
+    @abc.abstractmethod
+    def fail(self, reason: str) -> None:
+        """End the job Failed with `reason` (for a JobFailure or an error of the runner itself)."""
+
+    def _main(self) -> None:
+        try:
+            self.run()
+        except Abandoned:
+            announce(f"{self.kind} {self.name} abandoned (the emulator was reset)")
+        except JobFailure as failure:
+            if not self.abandoned:
+                self.fail(failure.reason)
+        except Exception as exc:
+            if not self.abandoned:
+                announce(f"{self.kind} {self.name}: the runner failed:\n{traceback.format_exc()}")
+                self.fail(f"InternalServerError: the emulator could not run the job: {exc}")
+        finally:
+            runtime.unregister(self)
+
+    def run_workers(
+        self,
+        specs: list[WorkerSpec],
+        on_line: LineSink,
+        deadline: float | None,
+        on_stopping: Callable[[Outcome], None] = lambda _outcome: None,
+    ) -> tuple[WorkerGroup, Outcome]:
+        """Run the workers to their end, a failure, a stop or the deadline; workers left running are stopped
+        the way SageMaker stops them (`on_stopping` is called first), and all their output is handed on before
+        this returns."""
+        group = WorkerGroup(specs, on_line)
+        with self._lock:
+            self.check()
+            self._group = group
+        try:
+            group.start()
+        except OSError as exc:
+            raise JobFailure(f"AlgorithmError: could not start {specs[0].command[0]!r}: {exc}") from exc
+        self.check()
+        outcome = group.wait(deadline, self.stop_requested)
+        if outcome is not Outcome.COMPLETED:
+            on_stopping(outcome)
+            group.terminate(self.settings.stop_grace)
+        group.drain()
+        self.check()
+        return group, outcome
+
+    def deadline(self, stopping_condition: dict[str, Any] | None, started: float) -> float | None:
+        seconds = (stopping_condition or {}).get("MaxRuntimeInSeconds")
+        return started + float(seconds) if seconds else None
+
+
+def line_sinks(*sinks: Callable[[str, str, str], None]) -> LineSink:
+    def fan_out(host: str, stream: str, line: str) -> None:
+        for sink in sinks:
+            sink(host, stream, line)
+
+    return fan_out
+
+
+def elapsed_seconds(started: float) -> int:
+    return max(1, round(time.monotonic() - started))
