@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,9 +93,11 @@ def discover(raw_dir: Path) -> tuple[list[Path], list[Path]]:
 def read_file(path: Path, name: str, schema: ms.Schema) -> pd.DataFrame:
     """One file's rows, every schema column present (else the job fails naming the file and the column)."""
     if path.suffix.lower() == ".parquet":
-        if importlib.util.find_spec("pyarrow") is None:
-            raise JobError(f"{name}: Parquet input needs pyarrow, which is not installed in this image")
-        frame = pd.read_parquet(path)
+        try:
+            import pyarrow  # noqa: F401  (pandas' Parquet engine)
+        except ImportError:
+            raise JobError(f"{name}: Parquet input needs pyarrow, which is not installed in this image") from None
+        frame = pd.read_parquet(path, engine="pyarrow")
     else:
         try:
             frame = ms.read_raw_csv(path)

@@ -110,9 +110,6 @@ class ResourceNames:
         """Tuning job names are limited to 32 characters: a short prefix and the time."""
         return f"{self.prefix[:17].rstrip('-')}-{now:%y%m%d%H%M%S}"
 
-    def tuning_prefix(self) -> str:
-        return f"{self.prefix[:17].rstrip('-')}-"
-
     def problems(self) -> dict[str, list[str]]:
         """Naming problems keyed by the config field that decides the name."""
         found: dict[str, list[str]] = {}

@@ -221,13 +221,13 @@ def summarize(clients: AwsClients, state: jobs.JobState) -> PreprocessSummary:
 
 
 def _add_profile(summary: PreprocessSummary, profile: dict[str, Any]) -> None:
-    summary.hosts.append(str(profile.get("host", "?")))
-    summary.rows_in += int(profile.get("rows_in", 0))
-    summary.rows_out += int(profile.get("rows_out", 0))
-    summary.rejected += int(profile.get("rows_rejected", profile.get("rejected", 0)))
-    summary.duplicates_removed += int(profile.get("duplicates_removed", 0))
-    for reason, count in (profile.get("rejects_by_reason") or {}).items():
+    """Add one host's profile.json (see container_scripts/preprocess.py) to the job's totals."""
+    summary.hosts.append(str(profile["host"]))
+    summary.rows_in += int(profile["rows_in"])
+    summary.rows_out += int(profile["rows_out"])
+    summary.rejected += int(profile["rows_rejected"])
+    summary.duplicates_removed += int(profile["duplicates_removed"])
+    for reason, count in profile["rejects_by_reason"].items():
         summary.rejects_by_reason[reason] = summary.rejects_by_reason.get(reason, 0) + int(count)
-    for split, count in (profile.get("splits") or {}).items():
-        rows = count.get("rows", 0) if isinstance(count, dict) else count
-        summary.splits[split] = summary.splits.get(split, 0) + int(rows)
+    for split, balance in profile["splits"].items():
+        summary.splits[split] = summary.splits.get(split, 0) + int(balance["rows"])

@@ -331,7 +331,12 @@ def start_evaluation(clients: AwsClients, config: Config, training_job: str | No
     job_name = names.job_name("evl", dt.datetime.now(dt.UTC), secrets.token_hex(2))
     code_dir, input_dir = preprocess.CODE_DIR, "/opt/ml/processing/input"
     output_dir = "/opt/ml/processing/output/evaluation"
-    arguments = {"--model-dir": f"{input_dir}/model", "--test-dir": f"{input_dir}/test", "--output-dir": output_dir}
+    arguments = {
+        "--model-dir": f"{input_dir}/model",
+        "--test-dir": f"{input_dir}/test",
+        "--output-dir": output_dir,
+        "--config-dir": "/opt/ml/config",
+    }
     request: dict[str, Any] = {
         "ProcessingJobName": job_name,
         "RoleArn": role.arn,

@@ -158,6 +158,7 @@ def run_processing(
     schema: Mapping[str, Any],
     host: str = "algo-1",
     hosts: Sequence[str] = ("algo-1",),
+    env: Mapping[str, str] | None = None,
 ) -> JobResult:
     """One processing worker: inputs copied in, output folders created, config files written, script run."""
     opt_ml = workdir / "opt_ml"
@@ -175,7 +176,7 @@ def run_processing(
     _write_json(opt_ml / "config" / "resourceconfig.json", {"current_host": host, "hosts": list(hosts)})
     mapped = [_map(part, opt_ml) for part in [*entrypoint, *arguments]]
     command = [sys.executable, *mapped[1:]]  # the image's python3 is this interpreter here
-    return _run(command, workdir, _base_env(workdir), opt_ml, opt_ml / "output" / "message")
+    return _run(command, workdir, {**_base_env(workdir), **(env or {})}, opt_ml, opt_ml / "output" / "message")
 
 
 def _map(value: str, opt_ml: Path) -> str:

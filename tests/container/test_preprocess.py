@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -176,16 +175,22 @@ def test_a_reject_rate_over_the_limit_fails_with_the_rate_and_reasons(tmp_path: 
     assert not (output_dir(result, "train") / "part-algo-1.csv").exists()
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is not None, reason="pyarrow is installed here")
 def test_parquet_input_without_pyarrow_fails_clearly(tmp_path: Path, schema: dict[str, Any]) -> None:
     parquet = tmp_path / "batch.parquet"
     parquet.write_bytes(b"PAR1")
-    result = run(tmp_path / "job", schema, [(parquet, "ingest_date=2026-01-26/batch.parquet")])
+    blocker = tmp_path / "no-pyarrow" / "pyarrow"  # an image without pyarrow: importing it fails
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('pyarrow is not installed')\n")
+    result = run(
+        tmp_path / "job",
+        schema,
+        [(parquet, "ingest_date=2026-01-26/batch.parquet")],
+        env={"PYTHONPATH": str(blocker.parent)},
+    )
     assert result.returncode == 1
     assert result.failure is not None and "needs pyarrow" in result.failure
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is None, reason="pyarrow is not installed here")
 def test_parquet_input_is_read_like_csv(tmp_path: Path, schema: dict[str, Any]) -> None:
     path, rel = sample_files()[0]
     parquet = tmp_path / "batch.parquet"

@@ -323,7 +323,10 @@ def test_logs_are_followed_while_training_runs_and_stop_ends_the_process(jobs: J
     messages: list[str] = []
     while "training started" not in messages:
         assert time.monotonic() < deadline, messages
-        streams = jobs.logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")["logStreams"]
+        try:  # the group and the stream appear once the job has started, as in AWS
+            streams = jobs.logs.describe_log_streams(logGroupName=group, logStreamNamePrefix=f"{name}/")["logStreams"]
+        except jobs.logs.exceptions.ResourceNotFoundException:
+            streams = []
         if streams:
             (stream,) = streams
             assert stream["logStreamName"].startswith(f"{name}/algo-1-")

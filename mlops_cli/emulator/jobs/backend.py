@@ -253,12 +253,11 @@ class JobsBackend(SageMakerModelBackend):
 
 def _stop(job: Any, status_field: str, kind: str, run: JobRun | None) -> None:
     """Stopping -> (the runner stops the workers) -> Stopped. Only an InProgress job can be stopped."""
-    status = getattr(job, status_field)
-    if status == "Stopping":
+    if getattr(job, status_field) == "Stopping":
         return
-    if status != "InProgress" or run is None:
+    if run is None or not run.stop():
+        status = getattr(job, status_field)
         raise ValidationError(f"The request was rejected because the {kind} is in status {status}.")
-    run.stop()
 
 
 def _sampler(name: str, config: dict[str, Any], definition: dict[str, Any]) -> Sampler:

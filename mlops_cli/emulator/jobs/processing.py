@@ -164,17 +164,18 @@ class ProcessingRun(JobRun):
         self._end("Failed", reason=reason)
 
     def _end(self, status: str, reason: str | None = None, exit_message: str | None = None) -> None:
-        self.check()
-        ended = now()
-        if self.job.processing_start_time is None:
-            update(self.job, processing_start_time=ended)
-        update(
-            self.job,
-            failure_reason=reason[:REASON_LIMIT] if reason else None,
-            exit_message=exit_message,
-            processing_end_time=ended,
-            last_modified_time=ended,
-            processing_job_status=status,  # last: a client that sees the job ended sees all that came with it
-        )
+        with self.state_lock:
+            self.finish()
+            ended = now()
+            if self.job.processing_start_time is None:
+                update(self.job, processing_start_time=ended)
+            update(
+                self.job,
+                failure_reason=reason[:REASON_LIMIT] if reason else None,
+                exit_message=exit_message,
+                processing_end_time=ended,
+                last_modified_time=ended,
+                processing_job_status=status,  # last: a client that sees the job ended sees all that came with it
+            )
         folder = job_folder(self.settings.work_dir, self.name)
         announce(f"processing job {self.name} ended {status}{f' ({reason})' if reason else ''}; work folder {folder}")

@@ -81,6 +81,9 @@ class JobRun(abc.ABC):
         self.settings = runtime.settings
         self.stop_requested = threading.Event()
         self.abandoned = False
+        # Held while the job's status changes: a Stop request and the runner's end must not interleave.
+        self.state_lock = threading.RLock()
+        self.finished = False
         self._group: WorkerGroup | None = None
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._main, name=f"{self.kind}:{name}", daemon=True)
@@ -96,10 +99,20 @@ class JobRun(abc.ABC):
     def running(self) -> bool:
         return self._thread.is_alive()
 
-    def stop(self) -> None:
-        """A Stop request: the job is Stopping at once, and Stopped once its workers have ended."""
-        self.mark_stopping()
-        self.stop_requested.set()
+    def stop(self) -> bool:
+        """A Stop request: the job is Stopping at once, and Stopped once its workers have ended. False if the
+        job had ended already."""
+        with self.state_lock:
+            if self.finished:
+                return False
+            self.mark_stopping()
+            self.stop_requested.set()
+            return True
+
+    def finish(self) -> None:
+        """Called by a subclass's end, holding `state_lock`, before it sets the final status."""
+        self.check()
+        self.finished = True
 
     @abc.abstractmethod
     def mark_stopping(self) -> None:
@@ -126,16 +139,20 @@ class JobRun(abc.ABC):
 
     def _main(self) -> None:
         try:
-            self.run()
-        except Abandoned:
-            announce(f"{self.kind} {self.name} abandoned (the emulator was reset)")
-        except JobFailure as failure:
-            if not self.abandoned:
+            try:
+                self.run()
+            except JobFailure as failure:
                 self.fail(failure.reason)
-        except Exception as exc:
-            if not self.abandoned:
+            except Abandoned:
+                raise
+            except Exception as exc:
+                self.check()
                 announce(f"{self.kind} {self.name}: the runner failed:\n{traceback.format_exc()}")
                 self.fail(f"InternalServerError: the emulator could not run the job: {exc}")
+        except Abandoned:
+            announce(f"{self.kind} {self.name} abandoned (the emulator was reset)")
+        except Exception:  # failing the job failed too: say so in the server's log, never kill the server
+            announce(f"{self.kind} {self.name}: the runner failed:\n{traceback.format_exc()}")
         finally:
             runtime.unregister(self)
 

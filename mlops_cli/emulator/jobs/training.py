@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -82,12 +81,11 @@ class TrainingRun(JobRun):
         self.metrics = MetricCollector(request["AlgorithmSpecification"].get("MetricDefinitions"))
         self._timed_out = False
         self._started = time.monotonic()
-        self._transitions = threading.RLock()
 
     def transition(self, status: str, **fields: Any) -> None:
         """Move to secondary status `status`, changing `fields` too; TrainingJobStatus changes last, so a client that
         sees the job ended also sees everything that came with it."""
-        with self._transitions:  # the runner and a StopTrainingJob request both move the job on
+        with self.state_lock:  # the runner and a StopTrainingJob request both move the job on
             at = now()
             primary = fields.pop("training_job_status", None)
             transitions = transitioned(self.job.secondary_status_transitions, status, at)
@@ -97,7 +95,7 @@ class TrainingRun(JobRun):
                 update(self.job, training_job_status=primary)
 
     def mark_stopping(self) -> None:
-        with self._transitions:
+        with self.state_lock:
             if self.job.training_job_status != "Stopping":
                 self.transition("Stopping", training_job_status="Stopping")
 
@@ -249,20 +247,21 @@ class TrainingRun(JobRun):
         self._end("Failed", "Failed", reason=reason)
 
     def _end(self, status: str, secondary: str, reason: str | None = None) -> None:
-        self.check()
-        final = [metric.as_metric_data() for metric in self.metrics.final()]
-        seconds = elapsed_seconds(self._started)
-        ended = now()
-        if self.job.training_start_time is None:
-            update(self.job, training_start_time=ended)
-        self.transition(
-            secondary,
-            training_job_status=status,
-            failure_reason=reason[:FAILURE_LIMIT] if reason else None,
-            final_metric_data_list=final or None,
-            training_end_time=ended,
-            training_time_in_seconds=seconds,
-            billable_time_in_seconds=seconds,
-        )
+        with self.state_lock:
+            self.finish()
+            final = [metric.as_metric_data() for metric in self.metrics.final()]
+            seconds = elapsed_seconds(self._started)
+            ended = now()
+            if self.job.training_start_time is None:
+                update(self.job, training_start_time=ended)
+            self.transition(
+                secondary,
+                training_job_status=status,
+                failure_reason=reason[:FAILURE_LIMIT] if reason else None,
+                final_metric_data_list=final or None,
+                training_end_time=ended,
+                training_time_in_seconds=seconds,
+                billable_time_in_seconds=seconds,
+            )
         folder = job_folder(self.settings.work_dir, self.name)
         announce(f"training job {self.name} ended {status}{f' ({reason})' if reason else ''}; work folder {folder}")

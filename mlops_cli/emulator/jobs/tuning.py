@@ -249,15 +249,16 @@ class TuningRun(JobRun):
         self._finish(status, reason)
 
     def _finish(self, status: str, reason: str | None) -> None:
-        self.check()
-        ended = now()
-        update(
-            self.job,
-            failure_reason=reason[:1024] if reason else None,
-            hyper_parameter_tuning_end_time=ended,
-            last_modified_time=ended,
-            hyper_parameter_tuning_job_status=status,  # last: a client that sees the end sees the results too
-        )
+        with self.state_lock:
+            self.finish()
+            ended = now()
+            update(
+                self.job,
+                failure_reason=reason[:1024] if reason else None,
+                hyper_parameter_tuning_end_time=ended,
+                last_modified_time=ended,
+                hyper_parameter_tuning_job_status=status,  # last: a client that sees the end sees the results too
+            )
         best = self.job.best_training_job
         outcome = f"best {best['TrainingJobName']}" if best else "no best trial"
         announce(f"tuning job {self.name} ended {status} after {len(self.trials)} trial(s), {outcome}")
