@@ -101,8 +101,13 @@ class Schema:
         """category, bool and string features: all one-hot encoded by the training pipeline."""
         return [column.name for column in self.features if not column.is_numeric]
 
-    def required(self, require_target: bool = True) -> list[Column]:
-        return [column for column in self.columns if require_target or column.name != self.target]
+    def required(self, require_target: bool = True, require_key: bool = True) -> list[Column]:
+        """The columns a record must carry: inference requests need neither the target nor the key."""
+        return [
+            column
+            for column in self.columns
+            if (require_target or column.name != self.target) and (require_key or column.name != self.key)
+        ]
 
 
 def schema_from_dict(data: dict[str, Any]) -> Schema:
@@ -155,30 +160,39 @@ def read_raw_csv(path: str | Path) -> pd.DataFrame:
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
-def check_columns(df: pd.DataFrame, schema: Schema, require_target: bool = True, source: str | None = None) -> None:
+def check_columns(
+    df: pd.DataFrame,
+    schema: Schema,
+    require_target: bool = True,
+    source: str | None = None,
+    require_key: bool = True,
+) -> None:
     """Raise MissingColumnError naming the absent columns (and the file), before any row-level check runs."""
-    expected = [column.name for column in schema.required(require_target)]
+    expected = [column.name for column in schema.required(require_target, require_key)]
     missing = [name for name in expected if name not in df.columns]
     if missing:
         raise MissingColumnError(missing, expected, source)
 
 
-def validate(df: pd.DataFrame, schema: Schema, require_target: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+def validate(
+    df: pd.DataFrame, schema: Schema, require_target: bool = True, require_key: bool = True
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Split records into (clean, rejects).
 
     clean: the valid rows in canonical form, the schema's columns in schema order (without the target when
-    require_target is False: inference requests do not carry it), the input's index kept.
+    require_target is False: inference requests do not carry it; without the key when require_key is False: a
+    client may leave out the identifier, and it is not checked then even if present), the input's index kept.
     rejects: the invalid rows exactly as given (all input columns) plus `reject_reason` (human readable, e.g.
     "plan: 'enterprise' is not one of basic, pro, team") and `reject_kind` ("plan:not_allowed"); a row with several
     problems has them all, joined with "; ".
     Values of any type are accepted (JSON requests carry numbers); they are judged by their text.
     """
-    check_columns(df, schema, require_target)
+    check_columns(df, schema, require_target, require_key=require_key)
     rows = df.reset_index(drop=True)  # positional labels inside: the caller's index may repeat
     values: dict[str, pd.Series] = {}
     reasons: list[pd.Series] = []
     kinds: list[pd.Series] = []
-    for column in schema.required(require_target):
+    for column in schema.required(require_target, require_key):
         text = _as_text(rows[column.name])
         parsed, problems = _PARSERS[column.type](text, column)
         problems.extend(_missing_problems(text, column, schema))

@@ -374,6 +374,16 @@ def test_stop_processing_job_stops_the_workers(jobs: JobKit, tmp_path: Path) -> 
     assert _workers_up(jobs, name, 2) is False
 
 
+def test_processing_over_its_max_runtime_is_stopped(jobs: JobKit) -> None:
+    name = jobs.name("processing-timeout")
+    sleeper = "import time\ntime.sleep(60)\n"
+    request = processing_request(jobs, name, jobs.put(f"code/{name}/job.py", sleeper))
+    jobs.sagemaker.create_processing_job(**{**request, "StoppingCondition": {"MaxRuntimeInSeconds": 1}})
+    described = jobs.wait("processing", name)
+    assert described["ProcessingJobStatus"] == "Stopped"
+    assert described["FailureReason"].startswith("MaxRuntimeExceeded:")
+
+
 def _workers_up(jobs: JobKit, name: str, count: int) -> bool:
     """Whether `count` workers of processing job `name` run (the server's children whose cwd is a host folder)."""
     running = 0

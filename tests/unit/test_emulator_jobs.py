@@ -91,20 +91,22 @@ def test_training_environment_points_into_the_host_work_folder(tmp_path: Path) -
         workspace=workspace,
         hosts=["algo-1", "algo-2"],
         instance_type="ml.m5.large",
-        hyperparameters=toolkit.Hyperparameters.split({"sagemaker_program": '"train.py"', "depth": "4"}),
+        hyperparameters=toolkit.Hyperparameters.split(
+            {"sagemaker_program": '"train.py"', "depth": "4", "export": '"/opt/ml/model/x"'}
+        ).with_paths(workspace.rewrite),
         input_data_config={"train": {"TrainingInputMode": "File"}, "validation": {"TrainingInputMode": "File"}},
         request_environment={"MODEL_COPY": "/opt/ml/model/copy", "PLAIN": "x"},
     )
     env = environment.env_vars()
     opt_ml = str(tmp_path / "algo-2" / "opt_ml")
-    assert environment.command() == [sys.executable, "train.py", "--depth", "4"]
+    assert environment.command() == [sys.executable, "train.py", "--depth", "4", "--export", f"{opt_ml}/model/x"]
     assert env["SM_MODEL_DIR"] == f"{opt_ml}/model"
     assert env["SM_CHANNEL_TRAIN"] == f"{opt_ml}/input/data/train"
     assert env["SM_CHANNELS"] == '["train","validation"]'
     assert env["SM_OUTPUT_DATA_DIR"] == f"{opt_ml}/output/data"
     assert env["SM_CURRENT_HOST"] == "algo-2" and env["SM_HOSTS"] == '["algo-1","algo-2"]'
-    assert env["SM_HP_DEPTH"] == "4" and env["SM_HPS"] == '{"depth":4}'
-    assert env["SM_USER_ARGS"] == '["--depth","4"]'
+    assert env["SM_HP_DEPTH"] == "4" and json.loads(env["SM_HPS"]) == {"depth": 4, "export": f"{opt_ml}/model/x"}
+    assert json.loads(env["SM_USER_ARGS"]) == ["--depth", "4", "--export", f"{opt_ml}/model/x"]
     assert env["SM_MODULE_NAME"] == "train" and env["SM_NUM_GPUS"] == "0"
     assert json.loads(env["SM_TRAINING_ENV"])["channel_input_dirs"]["validation"] == f"{opt_ml}/input/data/validation"
     assert json.loads(env["SM_RESOURCE_CONFIG"])["current_host"] == "algo-2"
@@ -354,6 +356,28 @@ def test_listing_filters_then_sorts_then_pages() -> None:
     assert listing.paginate(items * 2, {}) == ((items * 2)[:10], "10")  # SageMaker's default page: 10
     with pytest.raises(ValueError):
         listing.paginate(items, {"NextToken": "not-a-number"})
+
+
+def test_list_training_jobs_applies_status_equals_to_the_page_as_documented() -> None:
+    items = [
+        summary(f"train-{index}", status, index) for index, status in enumerate(["Failed", "Completed", "Completed"])
+    ]
+    items[0]["TrainingEndTime"] = None
+    how: dict[str, Any] = {
+        "key": "TrainingJobSummaries",
+        "name_key": "Name",
+        "status_key": "Status",
+        "sort_keys": {"Name": "Name", "CreationTime": "CreationTime"},
+    }
+    request = {"MaxResults": 2, "StatusEquals": "Completed"}
+    page = listing.page_of(items, request, status_after_page=True, **how)
+    assert ([item["Name"] for item in page["TrainingJobSummaries"]], page["NextToken"]) == (["train-1"], "2")
+    page = listing.page_of(items, request, **how)  # other lists filter first
+    assert ([item["Name"] for item in page["TrainingJobSummaries"]], page["NextToken"]) == (
+        ["train-1", "train-2"],
+        None,
+    )
+    assert "TrainingEndTime" not in listing.page_of(items, {}, **how)["TrainingJobSummaries"][0]
 
 
 # logs

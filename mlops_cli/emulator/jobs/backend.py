@@ -110,8 +110,14 @@ class JobsBackend(SageMakerModelBackend):
             }
             for job in list(self.processing_jobs.values())  # a snapshot: runner threads add jobs meanwhile
         ]
-        key = "ProcessingJobSummaries"
-        return _listed(summaries, request, key, "ProcessingJobName", "ProcessingJobStatus", _PROCESSING_SORT)
+        return _listed(
+            summaries,
+            request,
+            key="ProcessingJobSummaries",
+            name_key="ProcessingJobName",
+            status_key="ProcessingJobStatus",
+            sort_keys=_PROCESSING_SORT,
+        )
 
     # training jobs
 
@@ -188,7 +194,13 @@ class JobsBackend(SageMakerModelBackend):
             for job in list(self.training_jobs.values())
         ]
         return _listed(
-            summaries, request, "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus", _TRAINING_SORT
+            summaries,
+            request,
+            key="TrainingJobSummaries",
+            name_key="TrainingJobName",
+            status_key="TrainingJobStatus",
+            sort_keys=_TRAINING_SORT,
+            status_after_page=True,  # as the ListTrainingJobs reference documents
         )
 
     # tuning jobs
@@ -241,7 +253,13 @@ class JobsBackend(SageMakerModelBackend):
         objective = tuning.objective_of(job.hyper_parameter_tuning_job_config, job.training_job_definition or {})
         summaries = [trial.summary(name, objective) for trial in list(tuning.trials_of(job))]
         return _listed(
-            summaries, request, "TrainingJobSummaries", "TrainingJobName", "TrainingJobStatus", _TRIAL_SORT, "Name"
+            summaries,
+            request,
+            key="TrainingJobSummaries",
+            name_key="TrainingJobName",
+            status_key="TrainingJobStatus",
+            sort_keys=_TRIAL_SORT,
+            default_sort="Name",
         )
 
     def _tuning_job(self, name: str) -> HyperParameterTuningJob:
@@ -279,20 +297,8 @@ def _sampler(name: str, config: dict[str, Any], definition: dict[str, Any]) -> S
         raise ValidationError(f"Invalid ParameterRanges: {exc}") from exc
 
 
-def _listed(
-    summaries: list[dict[str, Any]],
-    request: dict[str, Any],
-    key: str,
-    name_key: str,
-    status_key: str,
-    sort_keys: dict[str, str],
-    default_sort: str = "CreationTime",
-) -> dict[str, Any]:
-    chosen = listing.filter_summaries(summaries, request, name_key=name_key, status_key=status_key)
-    ordered = listing.sort_summaries(chosen, request.get("SortBy"), request.get("SortOrder"), sort_keys, default_sort)
+def _listed(summaries: list[dict[str, Any]], request: dict[str, Any], **how: Any) -> dict[str, Any]:
     try:
-        page, token = listing.paginate(ordered, request)
+        return listing.page_of(summaries, request, **how)
     except ValueError as exc:
         raise ValidationError(str(exc)) from exc
-    page = [{name: value for name, value in summary.items() if value is not None} for summary in page]
-    return {key: page, "NextToken": token}

@@ -1,5 +1,6 @@
-"""Filtering, sorting and paging of job summaries for the List* operations, as AWS does them: filters first, then
-the sort, then the page (moto pages first and filters the page, and ignores SortBy/SortOrder). Pure."""
+"""Filtering, sorting and paging of job summaries for the List* operations, as AWS does them: filters, then the sort,
+then the page (moto pages first, filters the page, and ignores SortBy/SortOrder). One documented exception:
+ListTrainingJobs picks its page of MaxResults jobs first and applies StatusEquals to that page. Pure."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ def _naive_utc(value: Any) -> Any:
 
 
 def filter_summaries(
-    summaries: Sequence[Summary], request: Mapping[str, Any], *, name_key: str, status_key: str
+    summaries: Sequence[Summary], request: Mapping[str, Any], *, name_key: str, status_key: str | None
 ) -> list[Summary]:
-    """The summaries that pass NameContains (ignoring case, as SageMaker does with job names), StatusEquals and the
-    time filters."""
+    """The summaries that pass NameContains (ignoring case, as SageMaker does with job names), StatusEquals (unless
+    `status_key` is None) and the time filters."""
     name_contains = (request.get("NameContains") or "").lower()
     status = request.get("StatusEquals")
     bounds: list[tuple[str, Callable[[Any, Any], bool], Any]] = [
@@ -36,7 +37,7 @@ def filter_summaries(
     for summary in summaries:
         if name_contains not in summary[name_key].lower():
             continue
-        if status and summary.get(status_key) != status:
+        if status and status_key and summary.get(status_key) != status:
             continue
         if any(bound is not None and not test(summary[key], _naive_utc(bound)) for key, test, bound in bounds):
             continue
@@ -73,3 +74,27 @@ def paginate(items: list[Summary], request: Mapping[str, Any]) -> tuple[list[Sum
         raise ValueError(f"the NextToken {token!r} is not valid") from None
     end = start + size
     return items[start:end], str(end) if end < len(items) else None
+
+
+def page_of(
+    summaries: list[Summary],
+    request: Mapping[str, Any],
+    *,
+    key: str,
+    name_key: str,
+    status_key: str,
+    sort_keys: Mapping[str, str],
+    default_sort: str = "CreationTime",
+    status_after_page: bool = False,
+) -> dict[str, Any]:
+    """A List* response: `{key: [summaries of the page], "NextToken": ...}`, fields without a value left out.
+    With `status_after_page`, StatusEquals filters the page rather than the list. Raises ValueError for a bad token."""
+    chosen = filter_summaries(
+        summaries, request, name_key=name_key, status_key=None if status_after_page else status_key
+    )
+    ordered = sort_summaries(chosen, request.get("SortBy"), request.get("SortOrder"), sort_keys, default_sort)
+    page, token = paginate(ordered, request)
+    if status_after_page and request.get("StatusEquals"):
+        page = [summary for summary in page if summary.get(status_key) == request["StatusEquals"]]
+    page = [{name: value for name, value in summary.items() if value is not None} for summary in page]
+    return {key: page, "NextToken": token}

@@ -95,10 +95,6 @@ class JobRun(abc.ABC):
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
 
-    @property
-    def running(self) -> bool:
-        return self._thread.is_alive()
-
     def stop(self) -> bool:
         """A Stop request: the job is Stopping at once, and Stopped once its workers have ended. False if the
         job had ended already."""

@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +62,12 @@ class Hyperparameters:
         user = {k: v for k, v in decoded.items() if k not in sagemaker}
         framework = {k: v for k, v in sagemaker.items() if k not in RESERVED}
         return cls(user, sagemaker, framework)
+
+    def with_paths(self, rewrite: Callable[[str], str]) -> Hyperparameters:
+        """The same, with /opt/ml paths in text values pointing into a host's work folder (`--out /opt/ml/model`
+        would otherwise name a folder that does not exist here)."""
+        user = {key: rewrite(value) if isinstance(value, str) else value for key, value in self.user.items()}
+        return Hyperparameters(user, self.sagemaker, self.framework)
 
 
 def _text(value: Any) -> str:

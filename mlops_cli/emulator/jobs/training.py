@@ -154,7 +154,7 @@ class TrainingRun(JobRun):
             workspace=workspace,
             hosts=hosts,
             instance_type=instance_type,
-            hyperparameters=self.hyperparameters,
+            hyperparameters=self.hyperparameters.with_paths(workspace.rewrite),
             input_data_config=data_config,
             request_environment=self.request.get("Environment") or {},
         )
