@@ -18,7 +18,12 @@ Writes to SM_MODEL_DIR (SageMaker packs it into model.tar.gz):
                    it takes mlops_schema.model_inputs(clean records) and predict_proba's column 1 is P(yes).
     schema.json    the schema it was trained with, for the inference handler's input checks;
     metadata.json  algorithm, hyperparameters (as given to the estimator), metrics, the majority-class baseline's
-                   metrics, features, target, positive label, rows per split, versions, job name, created_at.
+                   metrics, features, target, positive label, rows per split, versions, job name, created_at;
+    code/          inference.py and every mlops_*.py module from this folder: the serving container runs
+                   code/inference.py (SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code), so the model and the code that
+                   checks its requests travel together. inference.py must therefore be in sourcedir.tar.gz next to
+                   this script; without it the job fails before training rather than produce a model that cannot
+                   serve.
 and metrics.json to SM_OUTPUT_DATA_DIR.
 
 Prints metric lines for the job's MetricDefinitions, e.g. `validation:auc=0.851234;` (regex
@@ -52,6 +57,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 HERE = Path(__file__).resolve().parent
+HANDLER = "inference.py"
+SERVING_MODULES = "mlops_*.py"  # what inference.py imports; train.py, preprocess.py, evaluate.py stay out
 ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
 # Which hyperparameters each algorithm reads, and its defaults for those left unset (random_state comes on top).
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -190,11 +197,32 @@ def majority_baseline(x_train: Any, y_train: np.ndarray, x_val: Any, y_val: np.n
     return {f"validation:{name}": value for name, value in metrics.items()}
 
 
-def save(model_dir: Path, model: Any, metadata: dict[str, Any]) -> None:
+def serving_code(folder: Path = HERE) -> list[Path]:
+    """The files model.tar.gz's code/ needs: the inference handler and the shared modules it imports.
+
+    Checked before training starts: a missing handler is a packaging mistake, and finding it after the fit would
+    waste the job (or, worse, yield a model whose endpoint cannot start).
+    """
+    handler = folder / HANDLER
+    if not handler.is_file():
+        raise JobError(
+            f"{HANDLER} is missing next to {Path(__file__).name} in {folder}: the model would have no serving code "
+            f"(code/{HANDLER} in model.tar.gz); bundle container_scripts/{HANDLER} into the job's sourcedir.tar.gz"
+        )
+    return [handler, *sorted(folder.glob(SERVING_MODULES))]
+
+
+def save(model_dir: Path, model: Any, metadata: dict[str, Any], code: list[Path]) -> None:
     model_dir.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, model_dir / "model.joblib")
     shutil.copyfile(HERE / "schema.json", model_dir / "schema.json")
     (model_dir / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
+    code_dir = model_dir / "code"
+    if code_dir.exists():  # a rerun in the same folder: code/ must hold this run's files and nothing else
+        shutil.rmtree(code_dir)
+    code_dir.mkdir()
+    for path in code:
+        shutil.copyfile(path, code_dir / path.name)
 
 
 def train(argv: list[str] | None = None) -> None:
@@ -203,6 +231,7 @@ def train(argv: list[str] | None = None) -> None:
         say(f"ignoring unknown arguments: {' '.join(unknown)}")
     params = resolve_hyperparameters(args)
     schema = ms.load_schema(HERE / "schema.json")
+    code = serving_code()
     say(f"scikit-learn {sklearn.__version__}, Python {platform.python_version()}, algorithm {args.algorithm}")
     say(f"hyperparameters: {json.dumps(params, sort_keys=True)}")
 
@@ -233,7 +262,7 @@ def train(argv: list[str] | None = None) -> None:
         "training_job_name": job_name(),
     }
     model_dir = Path(os.environ.get("SM_MODEL_DIR", "/opt/ml/model"))
-    save(model_dir, model, metadata)
+    save(model_dir, model, metadata, code)
     output_data = Path(os.environ.get("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
     output_data.mkdir(parents=True, exist_ok=True)
     (output_data / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

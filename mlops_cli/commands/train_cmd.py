@@ -75,8 +75,8 @@ def tune(
         return
     run.out.info(f"Started tuning job {started.job_name}: {started.max_jobs} trials, {started.objective}")
     state = watch(run, "tuning", started.job_name, group=GROUP, timeout=timeout, logs=False)
-    trials = train.tuning_trials(run.clients, state.name)
-    run.out.result({"job": state, "trials": trials}, lambda: views.state_view(state))
+    result = train.tuning_result(run.clients, state)
+    run.out.result(result, lambda: views.tuning_result_view(result))
     jobs.raise_if_failed(state)
 
 

@@ -209,7 +209,7 @@ def wait_job(
     observe: Observer,
     timeout: float | None = None,
     follow_logs: bool = True,
-    poll_seconds: float = 2.0,
+    poll_seconds: float = 1.0,
 ) -> JobState:
     """Poll until the job ends, handing every state and new log line to `observe`. Raises WaitTimeout after
     `timeout` seconds (the job goes on)."""
@@ -223,12 +223,14 @@ def wait_job(
             if follower:  # the last lines can land just after the status changes
                 observe(state, follower.poll())
             return state
-        if deadline is not None and time.monotonic() >= deadline:
+        remaining = None if deadline is None else deadline - time.monotonic()
+        if remaining is not None and remaining <= 0:
+            group = _GROUP[kind]
             raise WaitTimeout(
                 f"{kind.capitalize()} job {name} is still {state.status} after {timeout:.0f} s; it goes on in AWS.",
-                hint=f"Follow it with `mlops {_GROUP[kind]} status {name}` or `mlops {_GROUP[kind]} logs {name} --follow`.",
+                hint=f"Follow it with `mlops {group} logs {name} --follow`, or see `mlops {group} status {name}`.",
             )
-        time.sleep(poll_seconds)
+        time.sleep(poll_seconds if remaining is None else min(poll_seconds, remaining))
 
 
 _GROUP = {Kind.PROCESSING: "preprocess", Kind.TRAINING: "train", Kind.TUNING: "train"}

@@ -22,6 +22,7 @@ from mlops_cli.services.security import job_encryption_key
 
 STAGE = "train"
 ENTRY_POINT = "train.py"
+SERVING_CODE = "inference.py"  # train.py packs it into model.tar.gz (code/) for the serving container
 METRICS = (
     "train:auc",
     "train:accuracy",
@@ -87,6 +88,15 @@ def job_prefix(config: Config) -> str:
 def _encode(value: Any) -> str:
     # the SageMaker SDK JSON-encodes every hyperparameter; the training toolkit json.loads each one
     return json.dumps(value)
+
+
+def _decode(value: str) -> str:
+    """A hyperparameter as the script sees it (the toolkit json.loads each value, keeping the raw text on failure)."""
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, str) else json.dumps(decoded)
 
 
 def _hyperparameters(config: Config, overrides: dict[str, str] | None = None) -> dict[str, Any]:
@@ -193,7 +203,7 @@ def _prepare(
     data = training_data(clients, config, processing_job)
     key_arn = job_encryption_key(clients, config)
     role = ensure_execution_role(clients, config, key_arn)
-    tarball = sourcedir_tarball(bundle_files(config, (ENTRY_POINT,)))
+    tarball = sourcedir_tarball(bundle_files(config, (ENTRY_POINT, SERVING_CODE)))
     code = upload_bundle(clients, config, {"sourcedir.tar.gz": tarball})
     return data, role.arn, key_arn, code.s3_prefix + "sourcedir.tar.gz"
 
@@ -297,8 +307,47 @@ def training_result(state: jobs.JobState) -> TrainingResult:
         status=state.status,
         metrics={m["MetricName"]: float(m["Value"]) for m in d.get("FinalMetricDataList", [])},
         model_uri=d.get("ModelArtifacts", {}).get("S3ModelArtifacts") if state.status == "Completed" else None,
-        hyperparameters={k: v for k, v in d.get("HyperParameters", {}).items() if not k.startswith("sagemaker_")},
+        hyperparameters={
+            k: _decode(v) for k, v in d.get("HyperParameters", {}).items() if not k.startswith(("sagemaker_", "_"))
+        },
         data_job=next((c["DataSource"]["S3DataSource"]["S3Uri"] for c in d.get("InputDataConfig", [])), None),
+    )
+
+
+@dataclass
+class TuningResult:
+    job_name: str
+    status: str
+    objective: str
+    best_job: str | None
+    best_value: float | None
+    best_hyperparameters: dict[str, str]
+    counters: dict[str, int]
+    trials: list[dict[str, Any]]
+
+
+def tuning_result(clients: AwsClients, state: jobs.JobState) -> TuningResult:
+    d = state.description
+    best = d.get("BestTrainingJob") or {}
+    objective = d["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]
+    trials = [
+        {
+            "job_name": t["TrainingJobName"],
+            "status": t["TrainingJobStatus"],
+            "objective": t.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value"),
+            "hyperparameters": {k: _decode(v) for k, v in t.get("TunedHyperParameters", {}).items()},
+        }
+        for t in tuning_trials(clients, state.name)
+    ]
+    return TuningResult(
+        job_name=state.name,
+        status=state.status,
+        objective=f"{objective['Type'].lower()} {objective['MetricName']}",
+        best_job=best.get("TrainingJobName"),
+        best_value=best.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value"),
+        best_hyperparameters={k: _decode(v) for k, v in best.get("TunedHyperParameters", {}).items()},
+        counters={k: int(v) for k, v in d.get("TrainingJobStatusCounters", {}).items()},
+        trials=trials,
     )
 
 

@@ -92,3 +92,24 @@ def evaluation_view(run: Any, evaluation: dict[str, Any]) -> RenderableType:
         rows.append(("confusion matrix [[tn, fp], [fn, tp]]", str(matrix)))
     rows += [("rows", evaluation.get("rows", "")), ("written to", run.output_uri)]
     return table(f"Evaluation of {run.training_job}", ["", ""], rows)
+
+
+def tuning_result_view(result: Any) -> RenderableType:
+    rows = [
+        (
+            trial["job_name"],
+            trial["status"],
+            "" if trial["objective"] is None else f"{trial['objective']:.4f}",
+            ", ".join(f"{k}={v}" for k, v in sorted(trial["hyperparameters"].items())),
+        )
+        for trial in sorted(result.trials, key=lambda t: -(t["objective"] or float("-inf")))
+    ]
+    best = f"best: {result.best_job} ({result.best_value:.4f})" if result.best_value is not None else "no best trial"
+    return Group(
+        table(
+            f"Tuning job {result.job_name}: {result.status}, {result.objective}",
+            ["trial", "status", "objective", "hyperparameters"],
+            rows,
+        ),
+        best,
+    )

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 
 STATE_STYLES = {
     "created": "green",
@@ -21,17 +22,18 @@ STATE_STYLES = {
 }
 
 
-def styled(state: str) -> str:
-    style = STATE_STYLES.get(state)
-    return f"[{style}]{state}[/{style}]" if style else state
+def styled(state: str) -> Text:
+    return Text(state, style=STATE_STYLES.get(state, ""))
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    result = Table(title=title, title_justify="left", header_style="bold")
+    """Cells are plain text (values such as `[[1, 2]]` are not rich markup); a Text cell keeps its style. Without
+    column names it is a key/value table and has no header row."""
+    result = Table(title=title, title_justify="left", header_style="bold", show_header=any(columns))
     for column in columns:
         result.add_column(column, overflow="fold")
     for row in rows:
-        result.add_row(*("" if cell is None else str(cell) for cell in row))
+        result.add_row(*(cell if isinstance(cell, Text) else Text("" if cell is None else str(cell)) for cell in row))
     return result
 
 

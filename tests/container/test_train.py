@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +14,10 @@ from sklearn.dummy import DummyClassifier
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline
 
+from tests.container import contract
 from tests.container.conftest import model_frame, output_dir
 from tests.container.contract import (
+    SCRIPTS,
     TRAINING_METRIC_DEFINITIONS,
     Files,
     JobResult,
@@ -41,6 +44,18 @@ EXPECTED_PARAMS = {
 
 def channels(preprocessed: JobResult) -> dict[str, Files]:
     return {name: files_under(output_dir(preprocessed, name)) for name in ("train", "validation")}
+
+
+def serving_code() -> list[str]:
+    """What code/ in model.tar.gz must hold: the handler and the shared modules it imports, no job script."""
+    return ["inference.py", *sorted(path.name for path in SCRIPTS.glob("mlops_*.py"))]
+
+
+def check_code_folder(model_dir: Path) -> None:
+    code = model_dir / "code"
+    assert sorted(path.relative_to(code).as_posix() for path in code.rglob("*")) == sorted(serving_code())
+    for name in serving_code():
+        assert (code / name).read_bytes() == (SCRIPTS / name).read_bytes(), name
 
 
 @pytest.mark.parametrize("algorithm", list(HYPERPARAMETERS))
@@ -78,6 +93,8 @@ def test_each_algorithm_trains_a_model_well_above_the_majority_baseline(
     assert metadata["sklearn_version"] == sklearn.__version__
     assert metadata["training_job_name"] == "job-7"
     assert json.loads((model_dir / "schema.json").read_text()) == schema
+    check_code_folder(model_dir)
+    assert sorted(path.name for path in model_dir.iterdir()) == ["code", "metadata.json", "model.joblib", "schema.json"]
     assert json.loads((result.opt_ml / "output" / "data" / "metrics.json").read_text()) == metadata["metrics"]
     assert not (result.opt_ml / "output" / "failure").exists()
 
@@ -120,3 +137,21 @@ def test_a_training_error_writes_the_failure_file(
     assert "Traceback" in failure
     assert result.stderr.rstrip().splitlines()[-1] == f"ERROR: {first_line}"
     assert not (result.opt_ml / "model" / "model.joblib").exists()
+
+
+def test_training_without_the_inference_handler_fails_before_fitting(
+    tmp_path: Path, preprocessed: JobResult, schema: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sourcedir.tar.gz without inference.py would give a model.tar.gz the serving container cannot run."""
+    scripts = tmp_path / "scripts"
+    shutil.copytree(SCRIPTS, scripts, ignore=shutil.ignore_patterns("inference.py", "__pycache__"))
+    monkeypatch.setattr(contract, "SCRIPTS", scripts)  # what the harness installs as the job's code
+    result = run_training(tmp_path / "job", channels(preprocessed), {"algorithm": '"logistic_regression"'}, schema)
+    assert result.returncode == 1
+    assert result.failure is not None
+    first_line = result.failure.splitlines()[0]
+    assert first_line.startswith("inference.py is missing next to train.py in ")
+    assert "bundle container_scripts/inference.py into the job's sourcedir.tar.gz" in first_line
+    assert "fitted in" not in result.stdout
+    assert not (result.opt_ml / "model" / "model.joblib").exists()
+    assert not (result.opt_ml / "model" / "code").exists()

@@ -76,13 +76,13 @@ def test_code_is_uploaded_once_per_content(clients: AwsClients, config: Config) 
 
 
 def test_sourcedir_tarball_is_reproducible_and_holds_the_scripts(config: Config) -> None:
-    files = bundle_files(config, ("train.py",))
+    files = bundle_files(config, ("train.py", "inference.py"))
     tarball = sourcedir_tarball(files)
     assert tarball == sourcedir_tarball(dict(reversed(list(files.items()))))
     with tarfile.open(fileobj=BytesIO(tarball)) as tar:
         names = sorted(tar.getnames())
-        assert {"mlops_schema.py", "schema.json", "train.py"} <= set(names)
-        assert all(n in ("schema.json", "train.py") or n.startswith("mlops_") for n in names)
+        assert {"mlops_schema.py", "schema.json", "train.py", "inference.py"} <= set(names)
+        assert all(n in ("schema.json", "train.py", "inference.py") or n.startswith("mlops_") for n in names)
         schema = json.loads(tar.extractfile("schema.json").read())  # type: ignore[union-attr]
     assert schema == schema_document(config.dataset)
 

@@ -1,0 +1,526 @@
+"""Inference handler for SageMaker's prebuilt scikit-learn serving container (and the project's local emulator).
+
+It travels inside model.tar.gz as code/inference.py, next to the mlops_*.py modules it imports; train.py puts it
+there. The container (SAGEMAKER_PROGRAM=inference.py, SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code) imports it and
+calls, per worker process, `model_fn(model_dir)` once, then per request
+`output_fn(predict_fn(input_fn(body, content_type), model), accept)`.
+
+Requests (content types compared without parameters and case-insensitively: `application/json; charset=utf-8` is
+application/json; no Content-Type at all is application/json, as in the container):
+    application/json   {"instances": [{"tenure_months": 12, "plan": "pro", ...}, ...]} and nothing else: one
+                       shape, also for a single record (a one-element list). Each record carries every feature of
+                       the schema (null or "" = missing); it may also carry the key (customer_id), which is echoed
+                       back, and the target, which is ignored. Any other field is an error (usually a typo).
+                       Numbers may be JSON numbers or strings; bool features take yes/no, true/false (also JSON
+                       booleans) or 1/0.
+    text/csv           one record per line, no header: exactly the feature columns in schema order (schema.json's
+                       columns without the key and the target), values as in the raw data (yes/no, category
+                       names, numbers; an empty field = missing). Trailing line breaks are ignored; a blank line
+                       elsewhere is a record with the wrong number of values.
+    Values are checked with mlops_schema, the rules preprocessing applied to the training data. A request holds 1 to
+    MAX_ROWS records (1000; the environment variable MLOPS_MAX_ROWS of the model overrides it). Rows are counted
+    from 0: `instances[3]`, or the fourth line of a CSV body, is "row 3". input_fn receives no model, so it checks
+    against the schema of the model that model_fn last loaded in this process (both servers load one model per
+    worker process).
+
+Responses (Accept: application/json, text/csv, */*, application/* → JSON, text/* → CSV; none or empty → JSON; a
+list with q-values picks the preferred supported type):
+    application/json   {"predictions": [{"customer_id": "C0001", "label": "yes", "probability": 0.812345}, ...]}
+                       (customer_id only for records that carried it); probability is P(label = yes), 6 decimals;
+                       label is "yes" when that probability (unrounded) is at least mlops_metrics.THRESHOLD (0.5).
+    text/csv           one line per record, `label,probability` (yes,0.812345), no header.
+
+Errors: every problem of the request raises an InferenceError subclass carrying `status_code` and `message`:
+    BadRequestError             400  empty or non-UTF-8 body, not JSON, wrong shape, too many rows, a record that
+                                     breaks the schema: "row 3: plan: 'enterprise' is not one of basic, pro, team"
+                                     (up to 10 rows listed, each with all its problems)
+    UnsupportedContentTypeError 415  a Content-Type other than application/json or text/csv
+    UnsupportedAcceptError      406  an Accept that allows neither application/json nor text/csv
+Anything else (a broken model folder, a bug) is a server error: 500.
+
+How the scikit-learn image turns these into HTTP statuses, from its source (sagemaker-scikit-learn-container
+src/sagemaker_sklearn_container/serving.py; sagemaker-containers 2.8.6.post2, which the image pins,
+src/sagemaker_containers/_transformer.py, _functions.py, _worker.py):
+  - single-model endpoints (the default; Flask behind gunicorn): Transformer wraps every user function in
+    `_functions.error_wrapper`, which re-raises ANY exception as `_errors.ClientError`. Its `except
+    UnsupportedFormatError` (the 415/406 answers with a {"error", "error-message", "stack-trace"} body) therefore only
+    catches errors of its own default handlers, and an exception from our functions reaches Flask as a ClientError:
+    HTTP 500 with Flask's HTML "Internal Server Error" page, the message lost (InvokeEndpoint reports ModelError 424,
+    OriginalStatusCode 500). A handler cannot choose the status by raising. What it can do: output_fn may return a
+    Response object (`worker.Response`, a flask.Response) instead of a `(body, content_type)` tuple, and
+    `Transformer.transform` returns it as it is, status included. So, where that server runs, input_fn and
+    output_fn do not raise an InferenceError: input_fn returns it wrapped, predict_fn passes it on, and output_fn
+    answers it with a Response of its status and the JSON body {"error": "<class>", "error-message": "<message>"}
+    (the shape the toolkit's own 415/406 answers use). InvokeEndpoint then raises ModelError with
+    OriginalStatusCode 400/415/406 and that body as OriginalMessage.
+  - multi-model endpoints (SAGEMAKER_MULTI_MODEL set; Multi Model Server with the image's
+    mms_patch/mms_transformer.py): an exception that is a sagemaker_inference BaseInferenceToolkitError is answered
+    with its `status_code` and `message`; InferenceError subclasses it there, and the functions raise.
+  - anywhere else (our venv, the local emulator), the functions raise InferenceError.
+
+The local emulator serves the same functions: call `model_fn(model_dir)` once, then per request
+`input_fn` → `predict_fn` → `output_fn` and answer an InferenceError with `error_response(error)` (status, body,
+content type), or simply call `invoke(model, body, content_type, accept)`, which does exactly that and returns
+(status, body, content type) for every outcome but a server error.
+
+Imports only the standard library, pandas, scikit-learn, joblib and the bundled mlops_* modules (numpy through
+them): the image's packages; the toolkits only inside try/except, so the module imports anywhere. Python 3.9 syntax.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import mlops_schema as ms
+import pandas as pd
+import sklearn
+from mlops_metrics import THRESHOLD
+
+try:  # present in the scikit-learn image; its Multi Model Server answers these errors with their status
+    from sagemaker_inference.errors import BaseInferenceToolkitError as _ToolkitError
+except ImportError:  # our venv and the local emulator
+
+    class _ToolkitError(Exception):  # type: ignore[no-redef]
+        """Stand-in for sagemaker_inference's base class: an error that carries its HTTP status."""
+
+
+try:  # the image's single-model server (sagemaker-containers): only a returned Response can set the status
+    from sagemaker_containers.beta.framework import worker as _flask_worker
+except ImportError:
+    _flask_worker = None
+
+JSON = "application/json"
+CSV = "text/csv"
+ANY = "*/*"
+MAX_ROWS = 1000
+MAX_ROWS_ENV = "MLOPS_MAX_ROWS"
+DECIMALS = 6
+LISTED_ROWS = 10  # an error message names at most this many bad rows
+MODEL_FILES = ("model.joblib", "schema.json", "metadata.json")
+# Accept media ranges → the response type they allow (a wildcard picks JSON, the default).
+ACCEPTED = {JSON: JSON, CSV: CSV, ANY: JSON, "application/*": JSON, "text/*": CSV}
+JSON_TYPE_NAMES = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+
+logger = logging.getLogger(__name__)
+
+
+class InferenceError(_ToolkitError):
+    """A request the handler will not serve; `status_code` is the HTTP status, `message` says what to fix."""
+
+    status_code = 500
+
+    def __init__(self, message: str) -> None:
+        # sagemaker_inference's __init__ would put (status, message, phrase) in args; str(error) stays the message.
+        Exception.__init__(self, message)
+        self.message = message
+        self.phrase = message  # what Multi Model Server sends as the reason phrase
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class BadRequestError(InferenceError):
+    """The body cannot be read, has the wrong shape or size, or a record breaks the schema."""
+
+    status_code = 400
+
+
+class UnsupportedContentTypeError(InferenceError):
+    """The request's Content-Type is neither application/json nor text/csv."""
+
+    status_code = 415
+
+
+class UnsupportedAcceptError(InferenceError):
+    """The request's Accept allows neither application/json nor text/csv."""
+
+    status_code = 406
+
+
+class ModelLoadError(Exception):
+    """The model folder is incomplete or inconsistent: the endpoint must not start serving wrong answers."""
+
+
+@dataclass(frozen=True)
+class Model:
+    """What model_fn returns: the fitted pipeline and what is needed to check requests for it."""
+
+    pipeline: Any
+    schema: ms.Schema
+    metadata: dict[str, Any]
+    max_rows: int = MAX_ROWS
+
+    @property
+    def positive_column(self) -> int:
+        """predict_proba's column for label 1 ("yes"): found by class, not assumed to be the last."""
+        return list(self.pipeline.classes_).index(1)
+
+
+class _NoKey:
+    """Marks a record that did not carry the key: nothing to echo back (None would be an echoed null)."""
+
+    def __repr__(self) -> str:
+        return "NO_KEY"
+
+
+NO_KEY = _NoKey()
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What input_fn returns: the checked records as the pipeline takes them, and the key each one carried."""
+
+    features: pd.DataFrame
+    keys: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """An InferenceError carried from input_fn through predict_fn to output_fn, which answers it with its status
+    (on the single-model server, where raising would only ever give a 500)."""
+
+    error: InferenceError
+
+
+_loaded: Model | None = None  # set by model_fn: input_fn gets no model argument, yet needs the schema
+
+
+# ---------------------------------------------------------------------------------------------------------- model_fn
+
+
+def model_fn(model_dir: str) -> Model:
+    """Load model.joblib with the schema and metadata train.py saved next to it, and check they belong together."""
+    global _loaded
+    folder = Path(model_dir)
+    missing = [name for name in MODEL_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ModelLoadError(f"{folder} lacks {', '.join(missing)}: use a model.tar.gz written by train.py")
+    schema = ms.load_schema(folder / "schema.json")
+    metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    _check_features(schema, metadata)
+    _warn_on_version_skew(metadata)
+    model = Model(joblib.load(folder / "model.joblib"), schema, metadata, max_rows_setting())
+    if 1 not in list(model.pipeline.classes_):
+        raise ModelLoadError(f"the model's classes are {list(model.pipeline.classes_)}: it never learned 'yes' (1)")
+    _loaded = model
+    return model
+
+
+def _check_features(schema: ms.Schema, metadata: dict[str, Any]) -> None:
+    """A schema.json swapped after training would make the handler accept records the pipeline cannot read."""
+    expected = [column.name for column in schema.features]
+    trained = metadata.get("feature_columns")
+    if trained != expected:
+        raise ModelLoadError(f"schema.json's features {expected} differ from the trained model's {trained}")
+
+
+def _warn_on_version_skew(metadata: dict[str, Any]) -> None:
+    """A pickle from another scikit-learn version may load yet predict differently: say so in the endpoint's log."""
+    trained = metadata.get("sklearn_version")
+    if trained and trained != sklearn.__version__:
+        logger.warning("model trained with scikit-learn %s, served with %s", trained, sklearn.__version__)
+
+
+def max_rows_setting() -> int:
+    """MAX_ROWS, or MLOPS_MAX_ROWS from the model's environment; a bad value stops model loading, not requests."""
+    text = os.environ.get(MAX_ROWS_ENV, "").strip()
+    if not text:
+        return MAX_ROWS
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ModelLoadError(f"{MAX_ROWS_ENV}={text!r} is not a positive whole number of rows")
+    return value
+
+
+def _current_model() -> Model:
+    if _loaded is None:
+        raise RuntimeError("input_fn was called before model_fn: the request schema is not loaded")
+    return _loaded
+
+
+# ---------------------------------------------------------------------------------------------------------- input_fn
+
+
+def input_fn(request_body: str | bytes, request_content_type: str | None) -> Batch | Deferred:
+    """Read and check the request against the schema bundled with the model model_fn loaded (see the module doc)."""
+    try:
+        return parse_request(request_body, request_content_type, _current_model())
+    except InferenceError as error:
+        if _response_class() is None:
+            raise
+        return Deferred(error)
+
+
+def parse_request(body: str | bytes, content_type: str | None, model: Model) -> Batch:
+    """The records of a request, checked and converted; raises an InferenceError naming every problem."""
+    kind = media_type(content_type) or JSON  # no Content-Type: the container assumes JSON too
+    if kind not in (JSON, CSV):
+        raise UnsupportedContentTypeError(f"content type '{content_type}' is not supported: send {JSON} or {CSV}")
+    text = _body_text(body)
+    if not text.strip():
+        raise BadRequestError("the request body is empty")
+    reader = _read_json if kind == JSON else _read_csv
+    frame, keys, problems = reader(text, model.schema, model.max_rows)
+    clean = _checked(frame, model.schema, problems)
+    return Batch(ms.model_inputs(clean, model.schema), keys)
+
+
+def media_type(header: str | None) -> str:
+    """`Application/JSON; charset=utf-8` → `application/json`: the parameters do not change how we read it."""
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
+def _body_text(body: str | bytes | bytearray) -> str:
+    """The container hands over text only when the Content-Type is exactly application/json or text/csv."""
+    if isinstance(body, str):
+        return body
+    try:
+        return bytes(body).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequestError(f"the request body is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+
+
+def _check_row_count(count: int, limit: int) -> None:
+    if count == 0:
+        raise BadRequestError("the request holds no records")
+    if count > limit:
+        raise BadRequestError(f"too many rows: {count} (at most {limit} per request; send the rest in more requests)")
+
+
+Problems = dict[int, str]  # row number → what is wrong with it (several problems joined with "; ")
+
+
+def _read_json(text: str, schema: ms.Schema, limit: int) -> tuple[pd.DataFrame, tuple[Any, ...], Problems]:
+    """{"instances": [...]} → (records with a valid structure, every record's key, structural problems by row)."""
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise BadRequestError(f"the body is not valid JSON: {exc}") from exc
+    instances = _instances(document)
+    _check_row_count(len(instances), limit)
+    problems: Problems = {}
+    rows, records = [], []
+    for row, record in enumerate(instances):
+        found = _record_problems(record, schema)
+        if found:
+            problems[row] = ms.SEPARATOR.join(found)
+        else:
+            rows.append(row)
+            records.append([record[column.name] for column in schema.features])
+    names = [column.name for column in schema.features]
+    frame = pd.DataFrame(records, columns=names, index=rows, dtype=object)
+    keys = tuple(record.get(schema.key, NO_KEY) if isinstance(record, dict) else NO_KEY for record in instances)
+    return frame, keys, problems
+
+
+def _instances(document: Any) -> list[Any]:
+    shape = '{"instances": [{feature: value, ...}, ...]}'
+    if not isinstance(document, dict):
+        raise BadRequestError(f"the body is {_json_type(document)}; expected {shape}")
+    if "instances" not in document:
+        raise BadRequestError(f"the body has no 'instances'; expected {shape}")
+    extra = sorted(key for key in document if key != "instances")
+    if extra:
+        raise BadRequestError(f"unknown key {_quoted(extra)} in the body; expected only {shape}")
+    instances = document["instances"]
+    if not isinstance(instances, list):
+        raise BadRequestError(f"'instances' is {_json_type(instances)}; expected a list of records: {shape}")
+    return instances
+
+
+def _record_problems(record: Any, schema: ms.Schema) -> list[str]:
+    """What makes a record unusable before its values are judged: not an object, unknown or missing fields, lists."""
+    if not isinstance(record, dict):
+        return [f"expected an object of feature values, got {_json_type(record)}"]
+    problems = [_unknown_field(name, schema) for name in record if name not in schema.names]
+    problems += [f"missing feature '{column.name}'" for column in schema.features if column.name not in record]
+    problems += [
+        f"{column.name}: expected a single value, got {_json_type(record[column.name])}"
+        for column in schema.features
+        if isinstance(record.get(column.name), (dict, list))
+    ]
+    return problems
+
+
+def _unknown_field(name: str, schema: ms.Schema) -> str:
+    """A misspelt feature would otherwise leave the real one missing; suggest the closest name."""
+    close = difflib.get_close_matches(str(name), [column.name for column in schema.features], n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"unknown feature '{name}'{hint}"
+
+
+def _read_csv(text: str, schema: ms.Schema, limit: int) -> tuple[pd.DataFrame, tuple[Any, ...], Problems]:
+    """Header-less lines of the feature columns in schema order → (rows with the right field count, no keys,
+    field-count problems by row)."""
+    names = [column.name for column in schema.features]
+    try:
+        lines = list(csv.reader(io.StringIO(text.rstrip("\r\n"))))
+    except csv.Error as exc:
+        raise BadRequestError(f"the body is not valid CSV: {exc}") from exc
+    _check_row_count(len(lines), limit)
+    problems: Problems = {}
+    rows, records = [], []
+    for row, fields in enumerate(lines):
+        if [field.strip() for field in fields] == names:
+            problems[row] = f"a header line: text/csv requests have none, only values in the order {', '.join(names)}"
+        elif len(fields) != len(names):
+            problems[row] = f"expected {len(names)} values ({', '.join(names)}), got {len(fields)}"
+        else:
+            rows.append(row)
+            records.append(fields)
+    frame = pd.DataFrame(records, columns=names, index=rows, dtype=object)
+    return frame, (NO_KEY,) * len(lines), problems
+
+
+def _checked(frame: pd.DataFrame, schema: ms.Schema, problems: Problems) -> pd.DataFrame:
+    """Judge the values with the preprocessing rules; raise one 400 naming every bad row (the first ten)."""
+    clean, rejects = ms.validate(frame, schema, require_target=False, require_key=False)
+    for row, reason in rejects[ms.REJECT_REASON].items():
+        problems[int(row)] = reason
+    if problems:
+        raise BadRequestError(_describe(problems))
+    return clean
+
+
+def _describe(problems: Problems) -> str:
+    """One line naming each bad row in order, `row 3: plan: 'enterprise' is not one of basic, pro, team; row 7: ...`,
+    the first LISTED_ROWS of them: a client fixes its batch from this message alone."""
+    rows = sorted(problems)
+    text = "; ".join(f"row {row}: {problems[row]}" for row in rows[:LISTED_ROWS])
+    more = len(rows) - LISTED_ROWS
+    return f"{text} (and {more} more invalid rows)" if more > 0 else text
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "a number"
+    return JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def _quoted(names: list[str]) -> str:
+    return ", ".join(f"'{name}'" for name in names)
+
+
+# -------------------------------------------------------------------------------------------------------- predict_fn
+
+
+def predict_fn(input_data: Batch | Deferred, model: Model) -> list[dict[str, Any]] | Deferred:
+    """P(yes) and the label for every record, the key echoed back when the record carried it."""
+    if isinstance(input_data, Deferred):
+        return input_data
+    return predict(input_data, model)
+
+
+def predict(batch: Batch, model: Model) -> list[dict[str, Any]]:
+    probabilities = model.pipeline.predict_proba(batch.features)[:, model.positive_column]
+    predictions = []
+    for row, probability in enumerate(probabilities):
+        prediction: dict[str, Any] = {}
+        if batch.keys[row] is not NO_KEY:
+            prediction[model.schema.key] = batch.keys[row]
+        prediction["label"] = ms.POSITIVE_LABEL if probability >= THRESHOLD else ms.NEGATIVE_LABEL
+        prediction["probability"] = round(float(probability), DECIMALS)
+        predictions.append(prediction)
+    return predictions
+
+
+# --------------------------------------------------------------------------------------------------------- output_fn
+
+
+def output_fn(prediction: list[dict[str, Any]] | Deferred, accept: str | None) -> Any:
+    """(body, content type) in the type the client accepts; an error answered with its status where the server
+    needs a Response object for that (see the module doc)."""
+    if isinstance(prediction, Deferred):
+        return _status_response(prediction.error)
+    try:
+        return render(prediction, accept)
+    except InferenceError as error:
+        if _response_class() is None:
+            raise
+        return _status_response(error)
+
+
+def render(predictions: list[dict[str, Any]], accept: str | None) -> tuple[str, str]:
+    kind = response_type(accept)
+    if kind == CSV:
+        body = "".join(f"{p['label']},{p['probability']:.{DECIMALS}f}\n" for p in predictions)
+        return body, CSV
+    return json.dumps({"predictions": predictions}), JSON
+
+
+def response_type(accept: str | None) -> str:
+    """JSON or CSV from an Accept header (`text/csv`, `*/*`, `text/csv;q=0.5, application/json`); 406 otherwise."""
+    if not (accept or "").strip():
+        return JSON
+    for media in _media_ranges(accept or ""):
+        if media in ACCEPTED:
+            return ACCEPTED[media]
+    raise UnsupportedAcceptError(f"cannot answer in '{accept}': accept {JSON} or {CSV}")
+
+
+def _media_ranges(accept: str) -> list[str]:
+    """The media ranges of an Accept header, most preferred first (by q, then in order), q=0 ones left out."""
+    weighted = []
+    for part in accept.split(","):
+        media, _, parameters = part.partition(";")
+        weighted.append((_quality(parameters), media.strip().lower()))
+    ordered = sorted(weighted, key=lambda item: -item[0])  # stable: equal q keep their order
+    return [media for quality, media in ordered if quality > 0]
+
+
+def _quality(parameters: str) -> float:
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "q":
+            try:
+                return float(value)
+            except ValueError:
+                return 1.0
+    return 1.0
+
+
+# ------------------------------------------------------------------------------------------------- errors, invoke
+
+
+def error_response(error: InferenceError) -> tuple[int, str, str]:
+    """(status, body, content type) for an InferenceError: what the container's Response and our server send."""
+    body = json.dumps({"error": type(error).__name__, "error-message": error.message})
+    return error.status_code, body, JSON
+
+
+def invoke(model: Model, body: str | bytes, content_type: str | None, accept: str | None) -> tuple[int, str, str]:
+    """One /invocations request for the local emulator's server: (status, body, content type). The checks run
+    in the container's order (content type, body, records, accept); an exception other than InferenceError
+    propagates (a 500)."""
+    try:
+        predictions = predict(parse_request(body, content_type, model), model)
+        answer, answer_type = render(predictions, accept)
+    except InferenceError as error:
+        return error_response(error)
+    return 200, answer, answer_type
+
+
+def _response_class() -> Any:
+    """flask Response of the single-model server, or None where a raised InferenceError keeps its status."""
+    if _flask_worker is None or os.environ.get("SAGEMAKER_MULTI_MODEL"):
+        return None
+    return _flask_worker.Response
+
+
+def _status_response(error: InferenceError) -> Any:
+    """The error as the single-model server's Response: the only way a handler there sets the status."""
+    logger.info("rejected request (%s): %s", error.status_code, error.message)
+    status, body, content_type = error_response(error)
+    return _response_class()(response=body, status=status, mimetype=content_type)
