@@ -33,7 +33,7 @@ def show(run: Invocation) -> None:
     """Print the resolved config: extends, ${VAR} and --set applied, defaults filled in, secrets masked."""
     from mlops_cli.config.masking import masked
 
-    data = masked(run.config.model_dump(mode="json", exclude={"extends"}))
+    data = masked(run.config.model_dump(mode="json", exclude={"extends"}, by_alias=True))
     run.out.result(data, lambda: _yaml(data))
 
 

@@ -371,6 +371,83 @@ class Train(Strict):
         return self
 
 
+class Register(Strict):
+    """The Model Registry: every model worth keeping is a version in the project's model package group."""
+
+    approval: Literal["manual", "auto"] = Field(
+        "manual", description="manual: a person approves each version; auto: approved when the objective passes."
+    )
+    min_metric: float | None = Field(
+        None, description="With approval: auto, the lowest train.objective value approved (others are rejected)."
+    )
+
+    @model_validator(mode="after")
+    def _threshold(self) -> Register:
+        if self.approval == "auto" and self.min_metric is None:
+            raise ValueError("approval: auto needs min_metric, the objective value a model must reach")
+        return self
+
+
+EndpointInstance = Annotated[
+    str, AfterValidator(_instance_type("endpoint")), Field(description="SageMaker endpoint instance type.")
+]
+
+
+class Autoscaling(Strict):
+    enabled: bool = True
+    min: int = Field(1, ge=1, le=100)
+    max: int = Field(4, ge=1, le=100)
+    invocations_per_instance: int = Field(200, ge=1, description="Target invocations per instance per minute.")
+    scale_in_cooldown: int = Field(300, ge=0, description="Seconds.")
+    scale_out_cooldown: int = Field(60, ge=0, description="Seconds.")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+        return self
+
+
+class Rollout(Strict):
+    """How an update shifts traffic to the new fleet (blue/green), rolled back when an alarm fires."""
+
+    mode: Literal["all_at_once", "canary", "linear"] = "all_at_once"
+    canary_percent: int = Field(10, ge=1, le=50, description="Share of capacity that takes traffic first (canary).")
+    linear_step_percent: int = Field(25, ge=10, le=50, description="Share moved per step (linear).")
+    wait_minutes: int = Field(5, ge=0, le=60, description="Baking time per step, watching the alarms.")
+    termination_wait_minutes: int = Field(5, ge=0, le=60, description="Keep the old fleet this long after the shift.")
+    max_execution_minutes: int = Field(60, ge=10, le=480)
+
+
+class Alarms(Strict):
+    error_5xx_per_minute: int = Field(1, ge=1, description="5xx invocation errors per minute that roll back an update.")
+    latency_p99_ms: int = Field(2000, ge=1, description="Model latency (p99, milliseconds) that rolls back an update.")
+
+
+class DataCapture(Strict):
+    enabled: bool = True
+    percent: int = Field(20, ge=1, le=100, description="Share of requests and responses captured to the bucket.")
+
+
+class Deploy(Strict):
+    instance_type: EndpointInstance = "ml.m5.large"
+    instance_count: int = Field(1, ge=1, le=100)
+    autoscaling: Autoscaling = Field(default_factory=Autoscaling)
+    rollout: Rollout = Field(default_factory=Rollout)
+    alarms: Alarms = Field(default_factory=Alarms)
+    data_capture: DataCapture = Field(default_factory=DataCapture)
+    workers: int = Field(2, ge=1, le=32, description="Model server workers per instance.")
+
+    @model_validator(mode="after")
+    def _scaling_bounds(self) -> Deploy:
+        scaling = self.autoscaling
+        if scaling.enabled and not scaling.min <= self.instance_count <= scaling.max:
+            raise ValueError(
+                f"instance_count {self.instance_count} is outside autoscaling min..max ({scaling.min}..{scaling.max})"
+            )
+        return self
+
+
 _RESERVED_TAG_PREFIXES = ("aws:", "mlops:")
 
 
@@ -387,6 +464,9 @@ class Config(Strict):
     network: Network = Field(default_factory=Network)
     preprocess: Preprocess = Field(default_factory=Preprocess)
     train: Train = Field(default_factory=Train)
+    # `register` would shadow pydantic's BaseModel.register: the YAML key stays `register`
+    registry: Register = Field(default_factory=Register, alias="register")
+    deploy: Deploy = Field(default_factory=Deploy)
 
     @field_validator("tags")
     @classmethod
@@ -397,6 +477,12 @@ class Config(Strict):
             if not 1 <= len(key) <= 128 or len(tag_value) > 256:
                 raise ValueError(f"tag '{key}': keys are 1-128 characters and values at most 256")
         return value
+
+    @model_validator(mode="after")
+    def _production_is_redundant(self) -> Config:
+        if self.environment == "prod" and self.deploy.instance_count < 2:
+            raise ValueError("deploy.instance_count must be at least 2 in prod (one instance is a single point of failure)")
+        return self
 
     @model_validator(mode="after")
     def _derived_names(self) -> Config:

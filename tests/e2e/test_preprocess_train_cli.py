@@ -216,19 +216,20 @@ def test_ctrl_c_while_waiting_leaves_the_job_running(
         f"project={project.project}",
     ]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    sagemaker = emulator_client("sagemaker")
-    deadline = time.monotonic() + 30
-    running: list[str] = []
-    while time.monotonic() < deadline and not running:
-        listed = sagemaker.list_processing_jobs(NameContains=project.project, StatusEquals="InProgress")
-        running = [j["ProcessingJobName"] for j in listed["ProcessingJobSummaries"]]
-        time.sleep(0.1)
-    time.sleep(0.5)  # the CLI is waiting by now
+    assert process.stderr is not None
+    first = ""
+    while "Started processing job " not in first:  # printed once the job exists: the CLI now waits for it
+        line = process.stderr.readline()
+        assert line, "the CLI ended before starting the job"
+        first += line
+    job = first.split("Started processing job ", 1)[1].split()[0]
+    time.sleep(0.3)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=30)
-    assert process.returncode == 130, stderr
-    assert "goes on running" in stderr and "--follow" in stderr
-    [job] = running  # it was not stopped: it runs on to completion
+    _, rest = process.communicate(timeout=30)
+    assert process.returncode == 130, first + rest
+    assert "goes on running" in rest and "--follow" in rest
+    sagemaker = emulator_client("sagemaker")
+    # it was not stopped: it runs on to completion
     sagemaker.get_waiter("processing_job_completed_or_stopped").wait(
         ProcessingJobName=job, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
     )
