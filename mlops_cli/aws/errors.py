@@ -51,6 +51,13 @@ def translate_exception(exc: BaseException, doing: str) -> MlopsError:
     if isinstance(exc, ClientError):
         code = error_code(exc) or "Error"
         message = exc.response.get("Error", {}).get("Message") or str(exc)
+        if code == "ModelError":  # the model container's own answer is what the user needs to see
+            original = exc.response.get("OriginalMessage") or ""
+            status = exc.response.get("OriginalStatusCode")
+            return OperationFailed(
+                f"While {doing}: the model answered {status}: {original}".rstrip(),
+                hint="Check the request against the dataset schema (`mlops config show`), or the endpoint's log.",
+            )
         return OperationFailed(f"While {doing}: {message} ({code}).", hint=_HINTS.get(code))
     if isinstance(exc, NoCredentialsError):
         return PreconditionFailed(

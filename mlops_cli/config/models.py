@@ -481,7 +481,9 @@ class Config(Strict):
     @model_validator(mode="after")
     def _production_is_redundant(self) -> Config:
         if self.environment == "prod" and self.deploy.instance_count < 2:
-            raise ValueError("deploy.instance_count must be at least 2 in prod (one instance is a single point of failure)")
+            raise ValueError(
+                "deploy.instance_count must be at least 2 in prod (one instance is a single point of failure)"
+            )
         return self
 
     @model_validator(mode="after")

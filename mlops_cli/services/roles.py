@@ -19,7 +19,7 @@ from mlops_cli.services.storage.documents import bucket_arn
 POLICY_NAME = "mlops-execution"
 STAGE = "train"
 READ_PREFIXES = ("raw/", "processed/", "code/", "models/")
-WRITE_PREFIXES = ("processed/", "models/")
+WRITE_PREFIXES = ("processed/", "models/", "capture/")  # capture/: endpoint data capture
 SAGEMAKER_LOG_GROUPS = ("ProcessingJobs", "TrainingJobs", "Endpoints", "TransformJobs")
 
 
@@ -90,6 +90,12 @@ def execution_policy(config: Config, clients: AwsClients, kms_key_arn: str | Non
             "Effect": "Allow",
             "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
             "Resource": f"arn:{partition}:ecr:{region}:{registry_account}:repository/sagemaker-scikit-learn",
+        },
+        {
+            "Sid": "RolloutAlarms",
+            "Effect": "Allow",
+            "Action": "cloudwatch:DescribeAlarms",  # blue/green updates watch the endpoint's own alarms
+            "Resource": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{config.names(account).prefix}-*",
         },
         {
             "Sid": "EcrLogin",

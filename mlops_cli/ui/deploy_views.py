@@ -1,0 +1,66 @@
+"""How endpoints look to a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+
+from mlops_cli.ui.tables import styled, table
+
+
+def apply_view(result: Any) -> RenderableType:
+    rows = [
+        ("endpoint", result.endpoint),
+        ("model version", result.version),
+        ("endpoint config", result.endpoint_config),
+    ]
+    rows.append(("result", styled(result.action.value)))
+    if result.previous_version is not None:
+        rows.append(("previous version", result.previous_version))
+    rows += [(c.name, styled(c.action.value)) for c in result.controls]
+    return table(f"Endpoint {result.endpoint}", ["", ""], rows)
+
+
+def status_view(status: Any) -> RenderableType:
+    rows = [
+        ("status", status.status),
+        ("model version", status.version),
+        ("previous version", status.previous_version or "-"),
+        ("endpoint config", status.endpoint_config),
+    ]
+    for variant in status.variants:
+        rows.append(
+            (
+                f"variant {variant['name']}",
+                f"{variant['current_instances']} instance(s) (desired {variant['desired_instances']}), weight {variant['weight']}",
+            )
+        )
+    if status.autoscaling:
+        a = status.autoscaling
+        rows.append(
+            (
+                "autoscaling",
+                f"{a['min']}..{a['max']} instances, {a['invocations_per_instance']} invocations/instance/min",
+            )
+        )
+    rows += [(f"alarm {a['name']}", f"{a['state']} ({a['metric']} threshold {a['threshold']})") for a in status.alarms]
+    if status.last_deployment:
+        routing = status.last_deployment.get("BlueGreenUpdatePolicy", {}).get("TrafficRoutingConfiguration", {})
+        rows.append(("last rollout", routing.get("Type", "-")))
+    if status.failure_reason:
+        rows.append(("failure reason", status.failure_reason))
+    return table(f"Endpoint {status.endpoint}", ["", ""], rows)
+
+
+def prediction_view(prediction: Any) -> RenderableType:
+    if isinstance(prediction.body, dict) and "predictions" in prediction.body:
+        rows = [(i, p.get("label"), p.get("probability")) for i, p in enumerate(prediction.body["predictions"])]
+        return table("Predictions", ["row", "label", "probability"], rows)
+    return str(prediction.body).rstrip()
+
+
+def delete_view(result: Any) -> RenderableType:
+    if not result.deleted:
+        return f"Nothing to delete: endpoint {result.endpoint} and its resources are gone already."
+    return Group(f"Deleted for {result.endpoint}:", *[f"  {item}" for item in result.deleted])
