@@ -36,7 +36,9 @@ def test_execution_policy_is_scoped_to_the_project(clients: AwsClients, config: 
     assert by_sid["ReadProjectData"]["Resource"] == [
         f"{bucket}/{p}*" for p in ("raw/", "processed/", "code/", "models/")
     ]
-    assert by_sid["WriteProjectOutputs"]["Resource"] == [f"{bucket}/{p}*" for p in ("processed/", "models/", "capture/")]
+    assert by_sid["WriteProjectOutputs"]["Resource"] == [
+        f"{bucket}/{p}*" for p in ("processed/", "models/", "capture/")
+    ]
     assert by_sid["RolloutAlarms"]["Resource"] == "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:churn-local-*"
     assert by_sid["ProjectKey"]["Resource"] == key
     assert by_sid["PullScikitLearnImage"]["Resource"].endswith(":141502667606:repository/sagemaker-scikit-learn")
