@@ -12,19 +12,17 @@ from mlops_cli.aws.errors import aws_errors
 from mlops_cli.aws.images import sklearn_image_uri
 from mlops_cli.aws.s3 import require_bucket
 from mlops_cli.aws.session import AwsClients
-from mlops_cli.aws.tags import as_key_value
 from mlops_cli.config.models import Config
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import jobs
 from mlops_cli.services.code import bundle_files, upload_bundle
+from mlops_cli.services.processing import CODE_DIR, INPUT_DIR, OUTPUT_DIR, ProcessingSpec, start_processing_job
 from mlops_cli.services.roles import ensure_execution_role
 from mlops_cli.services.security import job_encryption_key
 
 STAGE = "preprocess"
 OUTPUTS = ("train", "validation", "test", "rejects", "profile")
-CODE_DIR = "/opt/ml/processing/input/code"
-RAW_DIR = "/opt/ml/processing/input/raw"
-OUTPUT_DIR = "/opt/ml/processing/output"
+RAW_DIR = f"{INPUT_DIR}/raw"
 _MAX_DATE_INPUTS = 9  # a processing job takes 10 inputs; one is the code
 
 
@@ -76,57 +74,33 @@ def start_preprocessing(
     now = dt.datetime.now(dt.UTC)
     job_name = names.job_name("pre", now, secrets.token_hex(2))
     distribution = "ShardedByS3Key" if count > 1 else "FullyReplicated"
-    inputs = [_s3_input("code", code.s3_prefix, CODE_DIR, "FullyReplicated")]
-    inputs += [
-        _s3_input(name, uri, RAW_DIR if name == "raw" else f"{RAW_DIR}/{name.removeprefix('raw-')}", distribution)
-        for name, uri in raw_inputs
-    ]
     output_root = f"s3://{bucket}/processed/{config.dataset.name}/{job_name}"
     outputs = {name: f"{output_root}/{name}" for name in OUTPUTS}
     pre = config.preprocess
-    arguments = {
-        "--raw-dir": RAW_DIR,
-        "--output-dir": OUTPUT_DIR,
-        "--schema": f"{CODE_DIR}/schema.json",
-        "--config-dir": "/opt/ml/config",
-        "--validation-fraction": str(pre.split.validation),
-        "--test-fraction": str(pre.split.test),
-        "--max-reject-rate": str(pre.max_reject_rate),
-    }
-    request: dict[str, Any] = {
-        "ProcessingJobName": job_name,
-        "RoleArn": role.arn,
-        "AppSpecification": {
-            "ImageUri": image,
-            "ContainerEntrypoint": ["python3", f"{CODE_DIR}/preprocess.py"],
-            "ContainerArguments": [part for pair in arguments.items() for part in pair],
+    spec = ProcessingSpec(
+        job_name=job_name,
+        script="preprocess.py",
+        code_uri=code.s3_prefix,
+        arguments={
+            "--raw-dir": RAW_DIR,
+            "--output-dir": OUTPUT_DIR,
+            "--schema": f"{CODE_DIR}/schema.json",
+            "--validation-fraction": str(pre.split.validation),
+            "--test-fraction": str(pre.split.test),
+            "--max-reject-rate": str(pre.max_reject_rate),
         },
-        "ProcessingInputs": inputs,
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": name,
-                    "S3Output": {"S3Uri": uri, "LocalPath": f"{OUTPUT_DIR}/{name}", "S3UploadMode": "EndOfJob"},
-                }
-                for name, uri in outputs.items()
-            ],
-        },
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": count,
-                "InstanceType": pre.instance_type,
-                "VolumeSizeInGB": pre.volume_size_gb,
-            }
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": pre.max_runtime_minutes * 60},
-        "NetworkConfig": network_config(config, multi_instance=count > 1),
-        "Tags": as_key_value({**config.standard_tags(STAGE), "mlops:dataset": config.dataset.name}),
-    }
-    if key_arn:
-        request["ProcessingOutputConfig"]["KmsKeyId"] = key_arn
-        request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] = key_arn
-    with aws_errors(f"creating processing job {job_name}"):
-        clients.client("sagemaker").create_processing_job(**request)
+        inputs=[
+            (name, uri, RAW_DIR if name == "raw" else f"{RAW_DIR}/{name.removeprefix('raw-')}", distribution)
+            for name, uri in raw_inputs
+        ],
+        outputs=outputs,
+        instance_type=pre.instance_type,
+        instance_count=count,
+        volume_size_gb=pre.volume_size_gb,
+        max_runtime_seconds=pre.max_runtime_minutes * 60,
+        tags={**config.standard_tags(STAGE), "mlops:dataset": config.dataset.name},
+    )
+    start_processing_job(clients, config, spec, image=image, role_arn=role.arn, key_arn=key_arn)
     return PreprocessRun(
         job_name=job_name,
         inputs=[uri for _, uri in raw_inputs],
@@ -136,33 +110,6 @@ def start_preprocessing(
         code=code.s3_prefix,
         code_uploaded=code.uploaded,
     )
-
-
-def network_config(config: Config, *, multi_instance: bool) -> dict[str, Any]:
-    network: dict[str, Any] = {
-        # traffic between the job's own instances is encrypted whenever there is more than one
-        "EnableInterContainerTrafficEncryption": multi_instance,
-        "EnableNetworkIsolation": config.network.isolation,
-    }
-    if config.network.vpc:
-        network["VpcConfig"] = {
-            "Subnets": config.network.vpc.subnet_ids,
-            "SecurityGroupIds": config.network.vpc.security_group_ids,
-        }
-    return network
-
-
-def _s3_input(name: str, uri: str, local_path: str, distribution: str) -> dict[str, Any]:
-    return {
-        "InputName": name,
-        "S3Input": {
-            "S3Uri": uri,
-            "LocalPath": local_path,
-            "S3DataType": "S3Prefix",
-            "S3InputMode": "File",
-            "S3DataDistributionType": distribution,
-        },
-    }
 
 
 def _raw_inputs(s3: Any, bucket: str, raw_prefix: str, dates: list[str] | None) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ from mlops_cli.config.models import HYPERPARAMETERS, Config
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import jobs, preprocess
 from mlops_cli.services.code import bundle_files, sourcedir_tarball, upload_bundle
+from mlops_cli.services.processing import INPUT_DIR, OUTPUT_DIR, ProcessingSpec, start_processing_job
 from mlops_cli.services.roles import ensure_execution_role
 from mlops_cli.services.security import job_encryption_key
 
@@ -378,51 +379,24 @@ def start_evaluation(clients: AwsClients, config: Config, training_job: str | No
     code = upload_bundle(clients, config, bundle_files(config, ("evaluate.py",)))
     names = config.names(clients.account_id)
     job_name = names.job_name("evl", dt.datetime.now(dt.UTC), secrets.token_hex(2))
-    code_dir, input_dir = preprocess.CODE_DIR, "/opt/ml/processing/input"
-    output_dir = "/opt/ml/processing/output/evaluation"
-    arguments = {
-        "--model-dir": f"{input_dir}/model",
-        "--test-dir": f"{input_dir}/test",
-        "--output-dir": output_dir,
-        "--config-dir": "/opt/ml/config",
-    }
-    request: dict[str, Any] = {
-        "ProcessingJobName": job_name,
-        "RoleArn": role.arn,
-        "AppSpecification": {
-            "ImageUri": image,
-            "ContainerEntrypoint": ["python3", f"{code_dir}/evaluate.py"],
-            "ContainerArguments": [part for pair in arguments.items() for part in pair],
+    spec = ProcessingSpec(
+        job_name=job_name,
+        script="evaluate.py",
+        code_uri=code.s3_prefix,
+        arguments={
+            "--model-dir": f"{INPUT_DIR}/model",
+            "--test-dir": f"{INPUT_DIR}/test",
+            "--output-dir": f"{OUTPUT_DIR}/evaluation",
         },
-        "ProcessingInputs": [
-            preprocess._s3_input("code", code.s3_prefix, code_dir, "FullyReplicated"),
-            preprocess._s3_input("model", model_uri, f"{input_dir}/model", "FullyReplicated"),
-            preprocess._s3_input("test", test_uri, f"{input_dir}/test", "FullyReplicated"),
+        inputs=[
+            ("model", model_uri, f"{INPUT_DIR}/model", "FullyReplicated"),
+            ("test", test_uri, f"{INPUT_DIR}/test", "FullyReplicated"),
         ],
-        "ProcessingOutputConfig": {
-            "Outputs": [
-                {
-                    "OutputName": "evaluation",
-                    "S3Output": {"S3Uri": output_uri, "LocalPath": output_dir, "S3UploadMode": "EndOfJob"},
-                }
-            ]
-        },
-        "ProcessingResources": {
-            "ClusterConfig": {
-                "InstanceCount": 1,
-                "InstanceType": config.train.evaluate_instance_type,
-                "VolumeSizeInGB": 30,
-            }
-        },
-        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
-        "NetworkConfig": preprocess.network_config(config, multi_instance=False),
-        "Tags": as_key_value({**config.standard_tags(STAGE), "mlops:training-job": state.name}),
-    }
-    if key_arn:
-        request["ProcessingOutputConfig"]["KmsKeyId"] = key_arn
-        request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] = key_arn
-    with aws_errors(f"creating evaluation job {job_name}"):
-        clients.client("sagemaker").create_processing_job(**request)
+        outputs={"evaluation": output_uri},
+        instance_type=config.train.evaluate_instance_type,
+        tags={**config.standard_tags(STAGE), "mlops:training-job": state.name},
+    )
+    start_processing_job(clients, config, spec, image=image, role_arn=role.arn, key_arn=key_arn)
     return EvaluateRun(job_name, state.name, model_uri, test_uri, output_uri)
 
 
