@@ -39,7 +39,7 @@ typecheck: install
 	$(BIN)/mypy
 
 unit: install
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 bench: install
 	$(BIN)/python benchmarks/startup.py

@@ -9,7 +9,15 @@ from typing import Any
 import typer
 
 from mlops_cli import __version__
-from mlops_cli.commands import config_cmd, deploy_cmd, local_cmd, preprocess_cmd, storage_cmd, train_cmd
+from mlops_cli.commands import (
+    config_cmd,
+    deploy_cmd,
+    local_cmd,
+    preprocess_cmd,
+    register_cmd,
+    storage_cmd,
+    train_cmd,
+)
 from mlops_cli.commands.common import COMMON_PARAMETERS, options_from
 from mlops_cli.errors import MlopsError
 
@@ -116,4 +124,5 @@ app.add_typer(local_cmd.app, name="local")
 app.add_typer(storage_cmd.app, name="storage")
 app.add_typer(preprocess_cmd.app, name="preprocess")
 app.add_typer(train_cmd.app, name="train")
+app.add_typer(register_cmd.app, name="register")
 app.add_typer(deploy_cmd.app, name="deploy")

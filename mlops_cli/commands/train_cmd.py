@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from mlops_cli.commands.common import Invocation, command
 from mlops_cli.commands.watching import LOGS, TIMEOUT, WAIT, watch
 from mlops_cli.ui import job_views as views
+
+if TYPE_CHECKING:
+    from mlops_cli.services.jobs import JobState
 
 app = typer.Typer(
     help="Training: train the model (run), tune it (tune), score it on the test split (evaluate); follow, list, stop.\n\n"
@@ -49,6 +54,7 @@ def run_job(
         return
     run.out.info(f"Started training job {started.job_name} on the output of {started.data.processing_job}")
     state = watch(run, "training", started.job_name, group=GROUP, timeout=timeout, logs=logs)
+    _record(run, state)
     result = train.training_result(state)
     run.out.result(result, lambda: views.training_result_view(result))
     jobs.raise_if_failed(state)
@@ -76,6 +82,7 @@ def tune(
     run.out.info(f"Started tuning job {started.job_name}: {started.max_jobs} trials, {started.objective}")
     state = watch(run, "tuning", started.job_name, group=GROUP, timeout=timeout, logs=False)
     result = train.tuning_result(run.clients, state)
+    _record(run, *(trial["job_name"] for trial in result.trials))
     run.out.result(result, lambda: views.tuning_result_view(result))
     jobs.raise_if_failed(state)
 
@@ -98,6 +105,7 @@ def evaluate(
     run.out.info(f"Started evaluation job {started.job_name} for {started.training_job}")
     state = watch(run, "processing", started.job_name, group=GROUP, timeout=timeout)
     jobs.raise_if_failed(state)
+    _record(run, started.training_job)  # adds the evaluation to the run's record
     evaluation = train.read_evaluation(run.clients, started.output_uri)
     run.out.result({"run": started, "evaluation": evaluation}, lambda: views.evaluation_view(started, evaluation))
 
@@ -150,6 +158,22 @@ def stop(run: Invocation, job: str = typer.Argument(..., help="Training or tunin
     kind = jobs.describe_any(run.clients, job, (jobs.Kind.TRAINING, jobs.Kind.TUNING)).kind
     state = jobs.stop_job(run.clients, kind, job)
     run.out.result(state, lambda: f"{kind.capitalize()} job {job} is {state.status}.")
+
+
+def _record(run: Invocation, *runs: str | JobState) -> None:
+    """Track ended runs in the project's experiment. Failing to record never fails the training: any `mlops
+    register` command records what is missing."""
+    from mlops_cli.errors import MlopsError
+    from mlops_cli.services import experiments
+
+    for job in runs:
+        try:
+            recorded = experiments.record_run(run.clients, run.config, job)
+        except MlopsError as exc:
+            run.out.warn(f"{exc.message} The run is recorded later by `mlops register runs`.")
+            return
+        if recorded.action in ("created", "updated"):
+            run.out.info(f"Recorded {recorded.job_name} in experiment {experiments.experiment_name(run.config)}.")
 
 
 def _newest(run: Invocation) -> str:

@@ -34,16 +34,21 @@ def build_app(work_dir: Path, endpoint: str) -> WsgiApp:
     """moto's application, patched by the extensions and the job runner, behind the project's WSGI middlewares
     (the place for routes moto lacks). `endpoint` is this server's own URL: jobs read and write their data there.
     Call once per process: the extensions patch moto's classes."""
-    from mlops_cli.emulator import extensions, jobs
+    from mlops_cli.emulator import alarms, autoscaling, extensions, jobs, registry, serving
 
     extensions.install()  # before moto handles a single request
     jobs.install(work_dir, endpoint)
+    serving.install()  # endpoints, after the job runner whose settings and clients it uses
+    for patch in [*registry.PATCHES, *alarms.PATCHES]:
+        patch.apply()
 
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from mlops_cli.emulator.identity import IdentityRoute
 
-    moto_app = jobs.stop_jobs_on_reset(DomainDispatcherApplication(create_backend_app))
+    moto_app: WsgiApp = DomainDispatcherApplication(create_backend_app)
+    moto_app = autoscaling.InstallOnFirstUse(moto_app)  # moto loads that service lazily, and it is heavy
+    moto_app = serving.StopEndpointsOnReset(jobs.stop_jobs_on_reset(moto_app))
     return IdentityRoute(moto_app, work_dir=str(work_dir))
 
 
@@ -81,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     finally:
         server.server_close()
+        from mlops_cli.emulator import serving
+
+        serving.stop_all()  # no endpoint server outlives the emulator
     return 0
 
 

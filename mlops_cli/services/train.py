@@ -15,7 +15,7 @@ from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value
 from mlops_cli.config.models import HYPERPARAMETERS, Config
 from mlops_cli.errors import PreconditionFailed, UsageError
-from mlops_cli.services import jobs, preprocess
+from mlops_cli.services import experiments, jobs, preprocess
 from mlops_cli.services.code import bundle_files, sourcedir_tarball, upload_bundle
 from mlops_cli.services.processing import INPUT_DIR, OUTPUT_DIR, ProcessingSpec, start_processing_job
 from mlops_cli.services.roles import ensure_execution_role
@@ -227,6 +227,7 @@ def start_training(
     }
     model_prefix = f"{request['OutputDataConfig']['S3OutputPath']}/{job_name}"
     manifest_uri = _write_manifest(clients, model_prefix, data, hyperparameters)
+    request["ExperimentConfig"] = experiments.start_run(clients, config, job_name)  # the job joins the run's trial
     with aws_errors(f"creating training job {job_name}"):
         clients.client("sagemaker").create_training_job(**request)
     return TrainRun(job_name, encoded, data, model_prefix, manifest_uri)

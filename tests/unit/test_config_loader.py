@@ -135,9 +135,9 @@ def test_every_problem_is_reported_at_once(tmp_path: Path) -> None:
 
 def test_extends_overlays_mappings_and_replaces_lists(tmp_path: Path) -> None:
     write(tmp_path, MINIMAL + "tags: {team: ml, owner: a}\n", "base.yaml")
-    child = write(tmp_path, "extends: base.yaml\nenvironment: prod\ntags: {owner: b}\n", "prod.yaml")
+    child = write(tmp_path, "extends: base.yaml\nenvironment: staging\ntags: {owner: b}\n", "staging.yaml")
     config = load_config(child).config
-    assert config.environment == "prod"
+    assert config.environment == "staging"
     assert config.tags == {"team": "ml", "owner": "b"}
     assert config.dataset.name == "churn"
 
