@@ -27,9 +27,9 @@ from mlops_cli.aws.errors import aws_errors, get_or_none
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value, from_key_value
 from mlops_cli.config.models import Config, Objective
-from mlops_cli.errors import OperationFailed, UsageError
+from mlops_cli.errors import OperationFailed, PreconditionFailed, UsageError
 from mlops_cli.services import jobs
-from mlops_cli.services.convergence import Action, Control, converge
+from mlops_cli.services.convergence import Action, Control, ControlResult, converge
 
 STAGE = "register"
 COMPONENT_SUFFIX = "-mlops"
@@ -114,7 +114,7 @@ def component_name(job_name: str) -> str:
 # --- the experiment and a run's trial ------------------------------------------------------------------------------
 
 
-def ensure_experiment(clients: AwsClients, config: Config) -> list[Any]:
+def ensure_experiment(clients: AwsClients, config: Config) -> list[ControlResult]:
     """The project's experiment with the standard tags: created, tagged, or left alone."""
     sagemaker = clients.client("sagemaker")
     name = experiment_name(config)
@@ -452,9 +452,13 @@ def get_run(clients: AwsClients, config: Config, job_name: str) -> Run:
     """One run, recorded first if it is not yet (unknown jobs: PreconditionFailed, exit 3). The experiment's name
     may be left off the front, as `register runs` shows the runs."""
     prefix = f"{experiment_name(config)}-"
-    if not job_name.startswith(prefix):
-        job_name = prefix + job_name
-    state = jobs.describe_job(clients, jobs.Kind.TRAINING, job_name)
+    try:
+        state = jobs.describe_job(clients, jobs.Kind.TRAINING, job_name)
+    except PreconditionFailed:
+        if job_name.startswith(prefix):
+            raise
+        state = jobs.describe_job(clients, jobs.Kind.TRAINING, prefix + job_name)
+        job_name = state.name
     record_run(clients, config, state)
     return _read_run(clients, job_name, state)
 

@@ -1,8 +1,8 @@
 """The Model Registry: the group and versions moto stores faithfully (creation, metadata, inference specification,
 approval on creation, idempotent registration, look-ups) and the approval policy as a pure function.
 
-moto's UpdateModelPackage wipes the fields a call leaves out (CustomerMetadataProperties among them), so tests that
-update a version assert only what the update itself sets."""
+moto 5.2.5's UpdateModelPackage wipes the fields a call leaves out (the emulator fixes that; the end-to-end tests
+check it), so tests here that update a version assert only what the update itself sets."""
 
 from __future__ import annotations
 
@@ -15,11 +15,15 @@ from mlops_cli.config.models import Config, Objective, Register
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import register
 from mlops_cli.services.convergence import Action
-from tests.unit.conftest import make_config
-from tests.unit.test_register_runs import ACCOUNT, REGION, preprocessed, trained
+from tests.unit.test_register_runs import ACCOUNT, REGION, preprocessed, registry_config, trained
 
 MAXIMIZE = Objective(metric="validation:auc", goal="maximize")
 MINIMIZE = Objective(metric="validation:logloss", goal="minimize")
+
+
+@pytest.fixture
+def config() -> Config:
+    return registry_config()
 
 
 @pytest.fixture
@@ -133,7 +137,7 @@ def test_the_evaluation_becomes_the_model_quality_metrics(clients: AwsClients, c
 def test_automatic_approval_records_the_decision_and_its_reason(
     clients: AwsClients, job: str, threshold: str, status: str
 ) -> None:
-    config = make_config("register.approval=auto", f"register.min_metric={threshold}")
+    config = registry_config("register.approval=auto", f"register.min_metric={threshold}")
     registration = register.register_model(clients, config)
     assert registration.version.status == status and registration.decision is not None
     assert registration.version.approval_description == registration.decision.reason

@@ -12,7 +12,7 @@ from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.models import Config
 from mlops_cli.errors import UsageError
 from mlops_cli.services import experiments, preprocess, train
-from mlops_cli.services.storage.stack import init_storage
+from tests.unit.conftest import make_config
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
 METRICS = {"validation:auc": 0.91, "validation:accuracy": 0.86, "train:auc": 0.95}
@@ -24,11 +24,23 @@ def backend() -> Any:
     return sagemaker_backends[ACCOUNT][REGION]
 
 
+def registry_config(*overrides: str) -> Config:
+    """The shipped local config with SSE-S3 storage: a versioned bucket is all the jobs need (no KMS key), which
+    keeps these tests fast. Storage itself is tested in test_storage_init.py."""
+    return make_config("storage.encryption=s3", *overrides)
+
+
+@pytest.fixture
+def config() -> Config:
+    return registry_config()
+
+
 def preprocessed(clients: AwsClients, config: Config) -> str:
     """A completed preprocessing job whose train/validation outputs hold a file each (moto runs nothing)."""
-    init_storage(clients, config)
     s3 = clients.client("s3")
     bucket = config.names(ACCOUNT).data_bucket
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_object(Bucket=bucket, Key="raw/churn/ingest_date=2026-01-05/customers.csv", Body=b"customer_id\n1\n")
     started = preprocess.start_preprocessing(clients, config)
     for split, uri in started.outputs.items():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
+from collections.abc import Callable
 
 from mlops_cli.emulator import alarms
 from mlops_cli.emulator.jobs.runtime import announce
@@ -28,10 +29,10 @@ class Abandoned(Exception):
     """The endpoint was deleted or the emulator reset meanwhile: the deployment ends quietly."""
 
 
-def start_thread(endpoint: Endpoint, target: object, *args: object) -> threading.Thread:
+def start_thread(endpoint: Endpoint, target: Callable[..., None], *args: object) -> threading.Thread:
     def main() -> None:
         try:
-            target(endpoint, *args)  # type: ignore[operator]
+            target(endpoint, *args)
         except Abandoned:
             pass
         except Exception:  # a bug of the emulator: say so in its log, never kill the server
@@ -54,6 +55,7 @@ def create(endpoint: Endpoint, fleet: Fleet) -> None:
         fleet.start()
     except FleetFailure as failure:
         _check(endpoint)
+        endpoint.pending = None
         endpoint.set_status("Failed", failure_reason=failure.reason)
         announce(f"endpoint {endpoint.name} failed: {failure.reason}")
         return

@@ -68,8 +68,14 @@ class Fleet:
         except FleetFailure:
             self.stop()
             raise
-        if self.plan.capture is not None and self.plan.capture.enabled:
-            self.capture = CaptureWriter(self.plan.capture, self.endpoint, s3)
+        except Exception as exc:  # the emulator's own fault: the endpoint must still end Failed, not hang
+            self.stop()
+            raise FleetFailure(
+                f"InternalFailure: the emulator could not start the endpoint's servers: {exc!r}"
+            ) from exc
+        with self._lock:
+            if self.plan.capture is not None and self.plan.capture.enabled and not self._stopped:
+                self.capture = CaptureWriter(self.plan.capture, self.endpoint, s3)
 
     def pick(self, target_variant: str | None) -> VariantServer:
         """The variant for one invocation: TargetVariant, or a weighted draw over CurrentWeight."""

@@ -31,18 +31,12 @@ class Host:
         with self._lock:
             return self._endpoints.get((account_id, region, name))
 
-    def all(self) -> list[Endpoint]:
-        with self._lock:
-            return list(self._endpoints.values())
-
     # ------------------------------------------------------------------------------------------- operations
 
     def create(self, backend: Any, request: dict[str, Any]) -> str:
         name, config_name = request["EndpointName"], request["EndpointConfigName"]
         account_id, region = backend.account_id, backend.region_name
-        if name in backend.endpoints:  # moto would overwrite it
-            arn = FakeEndpoint.arn_formatter(name, account_id, region)
-            raise ValidationError(f'Cannot create already existing endpoint "{arn}".')
+        _refuse_existing(backend, name)
         config = _config(backend, config_name)
         deployment_config = request.get("DeploymentConfig")
         _check_alarms(account_id, region, deployment_config)
@@ -61,6 +55,7 @@ class Host:
         fleet = self._fleet(endpoint, plan_fleet(backend, config), None)
         endpoint.pending, endpoint.pending_since = fleet, utcnow()
         with self._lock:
+            _refuse_existing(backend, name)  # again: a concurrent CreateEndpoint may have won meanwhile
             self._endpoints[(account_id, region, name)] = endpoint
             backend.endpoints[name] = fake
         announce(f"endpoint {name}: creating from endpoint config {config_name}; work folder {fleet.folder}")
@@ -183,6 +178,12 @@ def _free_folder(folder: Path) -> Path:
     while folder.with_name(f"{folder.name}.{index}").exists():
         index += 1
     return folder.with_name(f"{folder.name}.{index}")
+
+
+def _refuse_existing(backend: Any, name: str) -> None:
+    if name in backend.endpoints:  # moto would overwrite it
+        arn = FakeEndpoint.arn_formatter(name, backend.account_id, backend.region_name)
+        raise ValidationError(f'Cannot create already existing endpoint "{arn}".')
 
 
 def _config(backend: Any, name: str) -> Any:
