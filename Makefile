@@ -28,6 +28,11 @@ demo: install
 	$(MLOPS) preprocess run -c $(CONFIG) --wait
 	$(MLOPS) train run      -c $(CONFIG) --wait
 	$(MLOPS) train evaluate -c $(CONFIG) --wait
+	$(MLOPS) register model -c $(CONFIG)
+	$(MLOPS) register approve latest -c $(CONFIG) --reason "approved by make demo"
+	$(MLOPS) deploy apply   -c $(CONFIG)
+	$(MLOPS) deploy invoke  -c $(CONFIG) --file data/examples/customers.json
+	$(MLOPS) deploy invoke  -c $(CONFIG) --file data/examples/customers.csv --accept text/csv
 
 test: install lint typecheck unit
 

@@ -55,8 +55,10 @@ def status_view(status: Any) -> RenderableType:
 
 def prediction_view(prediction: Any) -> RenderableType:
     if isinstance(prediction.body, dict) and "predictions" in prediction.body:
-        rows = [(i, p.get("label"), p.get("probability")) for i, p in enumerate(prediction.body["predictions"])]
-        return table("Predictions", ["row", "label", "probability"], rows)
+        predictions = prediction.body["predictions"]
+        keys = [k for k in (predictions[0] if predictions else {}) if k not in ("label", "probability")]
+        rows = [(i, *(p.get(k) for k in keys), p.get("label"), p.get("probability")) for i, p in enumerate(predictions)]
+        return table("Predictions", ["row", *keys, "label", "probability"], rows)
     return str(prediction.body).rstrip()
 
 

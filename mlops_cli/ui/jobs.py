@@ -45,7 +45,8 @@ class JobWatch:
         status = (state.status, state.secondary_status)
         if status != self._last_status and not self.out.quiet:
             detail = f" ({state.secondary_status})" if state.secondary_status else ""
-            self.out.stderr.print(f"{state.kind.capitalize()} job {state.name}: {state.status}{detail}")
+            label = "Endpoint" if state.kind == "endpoint" else f"{state.kind.capitalize()} job"
+            self.out.stderr.print(f"{label} {state.name}: {state.status}{detail}")
             self._last_status = status
         elapsed = state.elapsed_seconds if state.elapsed_seconds is not None else time.monotonic() - self._started
         self._spinner.update(text=f"{state.name}: {state.status} {_clock(elapsed)}")
