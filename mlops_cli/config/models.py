@@ -436,7 +436,6 @@ class Deploy(Strict):
     rollout: Rollout = Field(default_factory=Rollout)
     alarms: Alarms = Field(default_factory=Alarms)
     data_capture: DataCapture = Field(default_factory=DataCapture)
-    workers: int = Field(2, ge=1, le=32, description="Model server workers per instance.")
 
     @model_validator(mode="after")
     def _scaling_bounds(self) -> Deploy:
