@@ -401,6 +401,11 @@ def apply(
         raise PreconditionFailed(
             f"Endpoint {endpoint} is {current['EndpointStatus']}.", hint="Wait for it: `mlops deploy status`."
         )
+    if current is not None and current["EndpointStatus"] == "Failed":  # AWS cannot update a failed endpoint
+        raise PreconditionFailed(
+            f"Endpoint {endpoint} failed: {current.get('FailureReason', 'no reason given')}",
+            hint="Remove it with `mlops deploy delete --yes`, then run `mlops deploy apply` again.",
+        )
     if (
         current is not None
         and current.get("EndpointConfigName") == config_name
