@@ -102,3 +102,78 @@ def _newest(run: Invocation) -> str:
     if not summaries:
         raise PreconditionFailed("There is no preprocessing job yet.", hint="Start one with `mlops preprocess run`.")
     return str(summaries[0]["ProcessingJobName"])
+
+
+schedule_app = typer.Typer(
+    help="Run preprocessing by itself: a SageMaker Pipeline started by EventBridge Scheduler and by new data, "
+    "or a crontab line.",
+    no_args_is_help=True,
+)
+app.add_typer(schedule_app, name="schedule")
+
+
+@command(schedule_app, "apply")
+def schedule_apply(run: Invocation) -> None:
+    """Create or update the pipeline, the schedule, the new-data rule and their roles (again: changes nothing)."""
+    from mlops_cli.services import schedule
+    from mlops_cli.ui import schedule_views
+
+    result = schedule.apply(run.clients, run.config)
+    run.out.result(result, lambda: schedule_views.apply_view(result))
+
+
+@command(schedule_app, "status")
+def schedule_status(run: Invocation, limit: int = typer.Option(5, "--limit", min=1, max=50)) -> None:
+    """The schedule's expression, state and next run times, the rule, and the last executions with their steps."""
+    from mlops_cli.services import schedule
+    from mlops_cli.ui import schedule_views
+
+    result = schedule.status(run.clients, run.config, executions=limit)
+    run.out.result(result, lambda: schedule_views.status_view(result))
+
+
+@command(schedule_app, "run-now")
+def schedule_run_now(run: Invocation) -> None:
+    """Start a pipeline execution now, over every raw batch."""
+    from mlops_cli.services import schedule
+
+    arn = schedule.run_now(run.clients, run.config)
+    run.out.result({"execution_arn": arn}, lambda: f"Started {arn}; follow it with `mlops preprocess schedule status`.")
+
+
+@command(schedule_app, "pause")
+def schedule_pause(run: Invocation) -> None:
+    """Disable the schedule and the new-data rule (nothing starts until resume)."""
+    from mlops_cli.services import schedule
+
+    states = schedule.set_enabled(run.clients, run.config, False)
+    run.out.result(states, lambda: ", ".join(f"{k} {v}" for k, v in states.items()))
+
+
+@command(schedule_app, "resume")
+def schedule_resume(run: Invocation) -> None:
+    """Enable the schedule and the new-data rule again."""
+    from mlops_cli.services import schedule
+
+    states = schedule.set_enabled(run.clients, run.config, True)
+    run.out.result(states, lambda: ", ".join(f"{k} {v}" for k, v in states.items()))
+
+
+@command(schedule_app, "delete")
+def schedule_delete(run: Invocation) -> None:
+    """Delete the schedule, the rule, the pipeline, their roles and the dead-letter queue (twice succeeds)."""
+    from mlops_cli.services import schedule
+
+    if not run.confirm("Delete the preprocessing schedule, rule and pipeline?"):
+        raise typer.Exit(1)
+    result = schedule.delete(run.clients, run.config)
+    run.out.result(result, lambda: "Deleted: " + (", ".join(result.deleted) or "nothing (all absent)"))
+
+
+@command(schedule_app, "cron-line")
+def schedule_cron_line(run: Invocation) -> None:
+    """Print a crontab line that runs `mlops preprocess run --wait` for this config under a lock, with a log."""
+    from mlops_cli.services import schedule
+
+    line = schedule.cron_line(run.config, run.config_path)
+    run.out.result({"cron_line": line}, lambda: line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -280,6 +281,152 @@ class Split(Strict):
     test: float = Field(0.15, gt=0, lt=0.5, description="Share of keys in the test split.")
 
 
+# --- schedule expressions (EventBridge Scheduler grammar, checked before any call) ---------------------------------
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")  # EventBridge numbers them 1 (SUN) to 7 (SAT)
+# (field name, lowest, highest, names numbered from `lowest`)
+CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("minutes", 0, 59, ()),
+    ("hours", 0, 23, ()),
+    ("day-of-month", 1, 31, ()),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 1, 7, _WEEKDAYS),
+    ("year", 1970, 2199, ()),
+)
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_CRON = re.compile(r"^cron\((.*)\)$")
+
+
+@dataclass(frozen=True)
+class CronExpression:
+    """A parsed `cron(...)`: the allowed values of each field, or None for a field that uses `L`, `W` or `#` (valid,
+    but its next run times are not computed locally)."""
+
+    fields: tuple[frozenset[int] | None, ...]
+    day_of_month_any: bool  # `?` in day-of-month: the day-of-week field decides
+    text: str
+
+
+def _cron_value(token: str, low: int, names: tuple[str, ...], field: str) -> int:
+    if token.upper() in names:
+        return low + names.index(token.upper())
+    if not token.isdigit():
+        raise ValueError(
+            f"cron {field} field: '{token}' is not a number" + (f" or one of {','.join(names)}" if names else "")
+        )
+    return int(token)
+
+
+def _cron_field(text: str, index: int) -> frozenset[int] | None:
+    field, low, high, names = CRON_FIELDS[index]
+    if text == "?":
+        if field not in ("day-of-month", "day-of-week"):
+            raise ValueError(f"cron {field} field: '?' is allowed only in day-of-month and day-of-week")
+        return frozenset(range(low, high + 1))
+    if field == "day-of-month" and re.fullmatch(r"L|LW|\d{1,2}W|L-\d{1,2}", text):
+        return None
+    if field == "day-of-week" and re.fullmatch(r"(\d|[A-Za-z]{3})(L|#[1-5])|L", text):
+        return None
+    values: set[int] = set()
+    for part in text.split(","):
+        body, _, step_text = part.partition("/")
+        if (step_text and not step_text.isdigit()) or step_text == "0":
+            raise ValueError(f"cron {field} field: '/{step_text}' needs a positive whole step")
+        step = int(step_text or 1)
+        if body == "*":
+            first, last = low, high
+        elif "-" in body:
+            start, _, end = body.partition("-")
+            first, last = _cron_value(start, low, names, field), _cron_value(end, low, names, field)
+        else:
+            first = _cron_value(body, low, names, field)
+            last = high if step_text else first
+        for value in (first, last):
+            if not low <= value <= high:
+                raise ValueError(f"cron {field} field: {value} is outside {low}-{high}")
+        if first > last:
+            raise ValueError(f"cron {field} field: the range {body} runs backwards")
+        values.update(range(first, last + 1, step))
+    return frozenset(values)
+
+
+def parse_cron(expression: str) -> CronExpression:
+    """Parse `cron(min hour day-of-month month day-of-week year)`; ValueError names the rule it breaks."""
+    match = _CRON.match(expression)
+    if not match:
+        raise ValueError(f"'{expression}' is not cron(...)")
+    parts = match.group(1).split()
+    if len(parts) != 6:
+        raise ValueError(
+            f"'{expression}' has {len(parts)} fields; EventBridge cron has 6: "
+            "minutes hours day-of-month month day-of-week year, like cron(0 3 * * ? *)"
+        )
+    if (parts[2] == "?") == (parts[4] == "?"):
+        raise ValueError(
+            f"'{expression}': exactly one of day-of-month and day-of-week must be '?' (the other decides the days)"
+        )
+    fields = tuple(_cron_field(text, index) for index, text in enumerate(parts))
+    return CronExpression(fields=fields, day_of_month_any=parts[2] == "?", text=expression)
+
+
+def rate_minutes(expression: str) -> int:
+    """The period of `rate(n unit)` in minutes; ValueError names the rule it breaks."""
+    match = _RATE.match(expression)
+    if not match:
+        raise ValueError(f"'{expression}' is not rate(<n> minute|minutes|hour|hours|day|days)")
+    value, unit = int(match.group(1)), match.group(2)
+    if value < 1:
+        raise ValueError(f"'{expression}': the rate must be at least 1")
+    if (value == 1) != (not unit.endswith("s")):
+        raise ValueError(
+            f"'{expression}': use the singular unit for 1 and the plural otherwise (rate(1 day), rate(2 days))"
+        )
+    return value * {"minute": 1, "hour": 60, "day": 1440}[unit.rstrip("s")]
+
+
+def _schedule_expression(value: str) -> str:
+    value = value.strip()
+    if value.startswith("rate("):
+        rate_minutes(value)
+    elif value.startswith("cron("):
+        parse_cron(value)
+    else:
+        raise ValueError(f"'{value}' is neither rate(...) nor cron(...) (EventBridge Scheduler expressions)")
+    return value
+
+
+class Schedule(Strict):
+    """Run preprocessing by itself: a SageMaker Pipeline started by EventBridge Scheduler and, with on_new_data, by
+    an EventBridge rule whenever a new batch lands under the dataset's raw prefix."""
+
+    expression: Annotated[str, AfterValidator(_schedule_expression)] = Field(
+        description="cron(min hour day-of-month month day-of-week year) or rate(n minutes|hours|days)."
+    )
+    timezone: str = Field("UTC", description="IANA time zone the cron expression is read in (Europe/Berlin, ...).")
+    flexible_window_minutes: int | None = Field(
+        None, ge=1, le=1440, description="Let the scheduler start up to this many minutes late (spreads load)."
+    )
+    on_new_data: bool = Field(False, description="Also start the pipeline when an object is created under raw/.")
+    retry_attempts: int = Field(3, ge=0, le=185, description="Scheduler retries when starting the pipeline fails.")
+    max_event_age_minutes: int = Field(60, ge=1, le=1440, description="Give up retrying a start after this long.")
+    enabled: bool = Field(True, description="false creates the schedule and rule disabled.")
+    continuous_training: bool = Field(
+        False, description="The pipeline also trains, evaluates and registers a model when the objective passes."
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"'{value}' is not an IANA time zone (like UTC or Europe/Berlin)") from None
+        return value
+
+
 class Preprocess(Strict):
     framework_version: FrameworkVersion = "1.4-2"
     instance_type: ProcessingInstance = "ml.m5.large"
@@ -288,6 +435,7 @@ class Preprocess(Strict):
     max_runtime_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
     split: Split = Field(default_factory=Split)
     max_reject_rate: float = Field(0.05, ge=0, le=1, description="Fail the job when more rows than this are rejected.")
+    schedule: Schedule | None = Field(None, description="Run by itself: `mlops preprocess schedule apply`.")
 
 
 class TuningRange(Strict):

@@ -34,10 +34,11 @@ def build_app(work_dir: Path, endpoint: str) -> WsgiApp:
     """moto's application, patched by the extensions and the job runner, behind the project's WSGI middlewares
     (the place for routes moto lacks). `endpoint` is this server's own URL: jobs read and write their data there.
     Call once per process: the extensions patch moto's classes."""
-    from mlops_cli.emulator import alarms, autoscaling, extensions, jobs, registry, serving
+    from mlops_cli.emulator import alarms, autoscaling, extensions, jobs, pipelines, registry, serving
 
     extensions.install()  # before moto handles a single request
     jobs.install(work_dir, endpoint)
+    pipelines.install()  # executions run their steps as jobs
     serving.install()  # endpoints, after the job runner whose settings and clients it uses
     for patch in [*registry.PATCHES, *alarms.PATCHES]:
         patch.apply()
@@ -82,9 +83,13 @@ def main(argv: list[str] | None = None) -> int:
         f"work dir {args.work_dir}",
         flush=True,
     )
+    from mlops_cli.emulator import pipelines
+
+    pipelines.start_scheduler()
     try:
         server.serve_forever()
     finally:
+        pipelines.stop_scheduler()
         server.server_close()
         from mlops_cli.emulator import serving
 

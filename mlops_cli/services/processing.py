@@ -58,11 +58,12 @@ def network_config(config: Config, *, multi_instance: bool) -> dict[str, Any]:
     return network
 
 
-def start_processing_job(
-    clients: AwsClients, config: Config, spec: ProcessingSpec, *, image: str, role_arn: str, key_arn: str | None
-) -> None:
-    """Run `python3 <script> ARGS` from the code bundle on the scikit-learn image, volumes and outputs encrypted
-    with the project key."""
+def processing_request(
+    config: Config, spec: ProcessingSpec, *, image: str, role_arn: str, key_arn: str | None
+) -> dict[str, Any]:
+    """The CreateProcessingJob request for `spec`: `python3 <script> ARGS` from the code bundle on the scikit-learn
+    image, volumes and outputs encrypted with the project key. Shared by `start_processing_job` and the pipeline
+    definition's Processing steps, so a scheduled run does exactly what `mlops preprocess run` does."""
     arguments = {**spec.arguments, "--config-dir": CONFIG_DIR}
     request: dict[str, Any] = {
         "ProcessingJobName": spec.job_name,
@@ -99,5 +100,13 @@ def start_processing_job(
     if key_arn:
         request["ProcessingOutputConfig"]["KmsKeyId"] = key_arn
         request["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] = key_arn
+    return request
+
+
+def start_processing_job(
+    clients: AwsClients, config: Config, spec: ProcessingSpec, *, image: str, role_arn: str, key_arn: str | None
+) -> None:
+    """Start the processing job `spec` describes (see `processing_request`)."""
+    request = processing_request(config, spec, image=image, role_arn=role_arn, key_arn=key_arn)
     with aws_errors(f"creating processing job {spec.job_name}"):
         clients.client("sagemaker").create_processing_job(**request)
