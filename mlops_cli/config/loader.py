@@ -108,21 +108,32 @@ def _read_yaml(path: Path, problems: list[str]) -> _Document | None:
         return None
     locations: dict[KeyPath, Location] = {}
     if node is not None:
-        _record_lines(node, (), str(path), locations)
+        duplicates: list[str] = []
+        _record_lines(node, (), str(path), locations, duplicates)
+        if duplicates:  # YAML would silently keep only the last one, dropping settings
+            problems.extend(duplicates)
+            return None
     return _Document(data, locations)
 
 
-def _record_lines(node: yaml.Node, prefix: KeyPath, file: str, out: dict[KeyPath, Location]) -> None:
+def _record_lines(
+    node: yaml.Node, prefix: KeyPath, file: str, out: dict[KeyPath, Location], duplicates: list[str]
+) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = (*prefix, str(key_node.value))
-            out[key] = (file, key_node.start_mark.line + 1)
-            _record_lines(value_node, key, file, out)
+            line = key_node.start_mark.line + 1
+            if key in out:
+                duplicates.append(
+                    f"{file}:{line} {_dotted(key)}: duplicate key (first at line {out[key][1]}); merge the two"
+                )
+            out[key] = (file, line)
+            _record_lines(value_node, key, file, out, duplicates)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             key = (*prefix, index)
             out[key] = (file, item.start_mark.line + 1)
-            _record_lines(item, key, file, out)
+            _record_lines(item, key, file, out, duplicates)
 
 
 def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:

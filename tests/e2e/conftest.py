@@ -343,8 +343,3 @@ class ServingKit:
 def serving(emulator: manager.EmulatorInfo, served_model: ServedModel) -> ServingKit:
     """Endpoint tests' kit (see ServingKit), one per test module, with a bucket of its own."""
     return ServingKit(emulator, served_model)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    # the one test that waits for a schedule to fire (about a minute): deselect with -m "not slow"
-    config.addinivalue_line("markers", "slow: waits about a minute (a schedule firing on the emulator)")

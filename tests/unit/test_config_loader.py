@@ -170,3 +170,8 @@ def test_category_column_needs_values_and_target_must_be_bool(tmp_path: Path) ->
 def test_secrets_are_masked() -> None:
     data = {"gateway": {"api_token": "abc", "name": "x"}, "db_password": "p", "empty_secret": None}
     assert masked(data) == {"gateway": {"api_token": MASK, "name": "x"}, "db_password": MASK, "empty_secret": None}
+
+
+def test_a_duplicate_key_is_an_error_not_a_silent_override(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "storage:\n  encryption: s3\nstorage:\n  access_logging: false\n")
+    assert problems(path) == [f"{path}:15 storage: duplicate key (first at line 13); merge the two"]
