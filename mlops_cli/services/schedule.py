@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import shlex
 import shutil
+import sys
 import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -768,6 +769,15 @@ def crontab_schedule(expression: str) -> str:
     return " ".join(("*" if f == "?" else f) for f in (minute, hour, dom, month, dow))
 
 
+def _installed_mlops() -> str:
+    """An absolute path to the `mlops` being run (cron's PATH is short): the entry point next to this Python, else
+    the one on PATH."""
+    beside = Path(sys.executable).parent / "mlops"
+    if beside.is_file():
+        return str(beside)
+    return shutil.which("mlops") or "mlops"
+
+
 def cron_line(
     config: Config, config_path: Path, *, executable: str | None = None, state_dir: Path | None = None
 ) -> str:
@@ -775,7 +785,7 @@ def cron_line(
     going makes the next one exit non-zero instead of piling up), appending its output to a log file; the line's
     exit status is mlops's own, so cron (and MAILTO) sees failures."""
     schedule = require_schedule(config)
-    mlops = executable or shutil.which("mlops") or "mlops"
+    mlops = executable or _installed_mlops()
     folder = state_dir or Path.home() / ".local" / "state" / "mlops"
     stem = f"{config.project}-{config.environment}-preprocess"
     lock, log = folder / f"{stem}.lock", folder / f"{stem}.log"
