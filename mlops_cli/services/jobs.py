@@ -199,6 +199,7 @@ class LogFollower:
 
 
 Observer = Callable[[JobState, list[LogLine]], None]
+_GROUP = {Kind.PROCESSING: "preprocess", Kind.TRAINING: "train", Kind.TUNING: "train"}  # for the hints
 
 
 def wait_job(
@@ -231,9 +232,6 @@ def wait_job(
                 hint=f"Follow it with `mlops {group} logs {name} --follow`, or see `mlops {group} status {name}`.",
             )
         time.sleep(poll_seconds if remaining is None else min(poll_seconds, remaining))
-
-
-_GROUP = {Kind.PROCESSING: "preprocess", Kind.TRAINING: "train", Kind.TUNING: "train"}
 
 
 def raise_if_failed(state: JobState) -> None:
