@@ -5,14 +5,16 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config as BotoConfig
 
 from mlops_cli import __version__
 from mlops_cli.aws.errors import aws_errors
-from mlops_cli.config.models import AwsConfig
+
+if TYPE_CHECKING:  # the config layer sits above this one; only its shape is needed here
+    from mlops_cli.config.models import AwsConfig
 
 # Operation-name prefixes that only read; everything else counts as a write.
 _READ_PREFIXES = ("Get", "List", "Head", "Describe", "Search", "Query", "Select", "Lookup", "BatchGet")

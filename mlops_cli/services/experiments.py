@@ -325,10 +325,8 @@ def _components_in_trial(clients: AwsClients, trial: str) -> set[str]:
 
 
 def _parameters(state: jobs.JobState) -> dict[str, dict[str, Any]]:
-    from mlops_cli.services.train import training_result
-
     parameters: dict[str, dict[str, Any]] = {
-        name: _parameter_value(value) for name, value in sorted(training_result(state).hyperparameters.items())
+        name: _parameter_value(value) for name, value in sorted(jobs.user_hyperparameters(state).items())
     }
     context = {
         "data-job": data_job(state),
@@ -512,8 +510,6 @@ def run_from_component(job_name: str, component: dict[str, Any]) -> Run:
 
 
 def _run_from_job(state: jobs.JobState) -> Run:
-    from mlops_cli.services.train import training_result
-
     d = state.description
     model = d.get("ModelArtifacts", {}).get("S3ModelArtifacts") if state.status == "Completed" else None
     return Run(
@@ -524,8 +520,7 @@ def _run_from_job(state: jobs.JobState) -> Run:
         started=d.get("TrainingStartTime"),
         ended=d.get("TrainingEndTime"),
         hyperparameters={
-            name: _plain(_parameter_value(value))
-            for name, value in sorted(training_result(state).hyperparameters.items())
+            name: _plain(_parameter_value(value)) for name, value in sorted(jobs.user_hyperparameters(state).items())
         },
         metrics=job_metrics(state),
         data={c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in d.get("InputDataConfig", [])},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,6 +98,21 @@ class LogLine:
     stream: str
     timestamp: int
     message: str
+
+
+def decode_hyperparameter(value: str) -> str:
+    """A hyperparameter as the script sees it (the toolkit json.loads each value, keeping the raw text on failure)."""
+    try:
+        decoded = json.loads(value)
+    except ValueError:
+        return value
+    return decoded if isinstance(decoded, str) else json.dumps(decoded)
+
+
+def user_hyperparameters(state: JobState) -> dict[str, str]:
+    """A training job's own hyperparameters, decoded, without the toolkit's reserved `sagemaker_*` and `_*` ones."""
+    given = state.description.get("HyperParameters", {})
+    return {k: decode_hyperparameter(v) for k, v in given.items() if not k.startswith(("sagemaker_", "_"))}
 
 
 def describe_any(clients: AwsClients, name: str, kinds: tuple[Kind, ...]) -> JobState:

@@ -91,15 +91,6 @@ def _encode(value: Any) -> str:
     return json.dumps(value)
 
 
-def _decode(value: str) -> str:
-    """A hyperparameter as the script sees it (the toolkit json.loads each value, keeping the raw text on failure)."""
-    try:
-        decoded = json.loads(value)
-    except ValueError:
-        return value
-    return decoded if isinstance(decoded, str) else json.dumps(decoded)
-
-
 def _hyperparameters(config: Config, overrides: dict[str, str] | None = None) -> dict[str, Any]:
     merged: dict[str, Any] = {**config.train.hyperparameters}
     for name, raw in (overrides or {}).items():
@@ -309,9 +300,7 @@ def training_result(state: jobs.JobState) -> TrainingResult:
         status=state.status,
         metrics={m["MetricName"]: float(m["Value"]) for m in d.get("FinalMetricDataList", [])},
         model_uri=d.get("ModelArtifacts", {}).get("S3ModelArtifacts") if state.status == "Completed" else None,
-        hyperparameters={
-            k: _decode(v) for k, v in d.get("HyperParameters", {}).items() if not k.startswith(("sagemaker_", "_"))
-        },
+        hyperparameters=jobs.user_hyperparameters(state),
         data_job=next((c["DataSource"]["S3DataSource"]["S3Uri"] for c in d.get("InputDataConfig", [])), None),
     )
 
@@ -337,7 +326,7 @@ def tuning_result(clients: AwsClients, state: jobs.JobState) -> TuningResult:
             "job_name": t["TrainingJobName"],
             "status": t["TrainingJobStatus"],
             "objective": t.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value"),
-            "hyperparameters": {k: _decode(v) for k, v in t.get("TunedHyperParameters", {}).items()},
+            "hyperparameters": {k: jobs.decode_hyperparameter(v) for k, v in t.get("TunedHyperParameters", {}).items()},
         }
         for t in tuning_trials(clients, state.name)
     ]
@@ -347,7 +336,9 @@ def tuning_result(clients: AwsClients, state: jobs.JobState) -> TuningResult:
         objective=f"{objective['Type'].lower()} {objective['MetricName']}",
         best_job=best.get("TrainingJobName"),
         best_value=best.get("FinalHyperParameterTuningJobObjectiveMetric", {}).get("Value"),
-        best_hyperparameters={k: _decode(v) for k, v in best.get("TunedHyperParameters", {}).items()},
+        best_hyperparameters={
+            k: jobs.decode_hyperparameter(v) for k, v in best.get("TunedHyperParameters", {}).items()
+        },
         counters={k: int(v) for k, v in d.get("TrainingJobStatusCounters", {}).items()},
         trials=trials,
     )
