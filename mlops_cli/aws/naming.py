@@ -15,7 +15,6 @@ PLACEHOLDER_ACCOUNT = "000000000000"
 
 _BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
 _SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-_IAM_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
 _KMS_ALIAS = re.compile(r"^alias/[a-zA-Z0-9/_-]{1,250}$")
 
 
@@ -52,12 +51,6 @@ def sagemaker_name_problems(name: str) -> list[str]:
         f"'{name}' is not a valid SageMaker name: 1 to 63 letters, digits and hyphens, "
         "starting and ending with a letter or digit"
     ]
-
-
-def iam_role_name_problems(name: str) -> list[str]:
-    if _IAM_ROLE_NAME.match(name):
-        return []
-    return [f"'{name}' is not a valid IAM role name: 1 to 64 characters of letters, digits and +=,.@_-"]
 
 
 def kms_alias_problems(alias: str) -> list[str]:

@@ -15,7 +15,3 @@ def as_tag_key_value(tags: dict[str, str]) -> list[dict[str, str]]:
 
 def from_key_value(tag_list: list[dict[str, str]] | None) -> dict[str, str]:
     return {tag["Key"]: tag["Value"] for tag in tag_list or []}
-
-
-def from_tag_key_value(tag_list: list[dict[str, str]] | None) -> dict[str, str]:
-    return {tag["TagKey"]: tag["TagValue"] for tag in tag_list or []}
