@@ -147,35 +147,60 @@ def ensure_execution_role(clients: AwsClients, config: Config, kms_key_arn: str 
     """The configured `aws.role_arn`, or the project's generated role converged to the config."""
     if config.aws.role_arn:
         return RoleResult(arn=config.aws.role_arn, controls=[])
-    iam = clients.client("iam")
     name = config.names(clients.account_id).execution_role
-    trust = trust_policy(clients.account_id)
-    policy = execution_policy(config, clients, kms_key_arn)
+    controls = role_controls(
+        clients,
+        label="execution role",
+        name=name,
+        trust=trust_policy(clients.account_id),
+        policy_name=POLICY_NAME,
+        policy=execution_policy(config, clients, kms_key_arn),
+        description="SageMaker jobs of mlops; generated from the project config",
+        tags=config.standard_tags(STAGE),
+    )
+    results = converge(controls)
+    arn = f"arn:{clients.partition}:iam::{clients.account_id}:role/{name}"
+    return RoleResult(arn=arn, controls=results)
+
+
+def role_controls(
+    clients: AwsClients,
+    *,
+    label: str,
+    name: str,
+    trust: dict[str, Any],
+    policy_name: str,
+    policy: dict[str, Any],
+    description: str,
+    tags: dict[str, str],
+) -> list[Control]:
+    """A role with its trust policy, and its one inline policy: the two controls every generated role converges."""
+    iam = clients.client("iam")
 
     def read_role() -> dict[str, Any] | None:
         found = get_or_none(f"reading role {name}", ("NoSuchEntity",), iam.get_role, RoleName=name)
         return None if found is None else found["Role"]["AssumeRolePolicyDocument"]
 
     def write_role() -> None:
-        with aws_errors(f"creating role {name}"):
+        with aws_errors(f"writing role {name}"):
             if read_role() is None:
                 iam.create_role(
                     RoleName=name,
                     AssumeRolePolicyDocument=json.dumps(trust),
-                    Description="SageMaker jobs of mlops; generated from the project config",
+                    Description=description,
                     MaxSessionDuration=3600,
-                    Tags=as_key_value(config.standard_tags(STAGE)),
+                    Tags=as_key_value(tags),
                 )
             else:
                 iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust))
 
     def read_policy() -> dict[str, Any] | None:
         found = get_or_none(
-            f"reading policy of role {name}",
+            f"reading the policy of role {name}",
             ("NoSuchEntity",),
             iam.get_role_policy,
             RoleName=name,
-            PolicyName=POLICY_NAME,
+            PolicyName=policy_name,
         )
         if found is None:
             return None
@@ -184,16 +209,12 @@ def ensure_execution_role(clients: AwsClients, config: Config, kms_key_arn: str 
 
     def write_policy() -> None:
         with aws_errors(f"setting the policy of role {name}"):
-            iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy))
+            iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
 
     def same(actual: Any, desired: Any) -> bool:
         return canonical(actual) == canonical(desired)
 
-    results = converge(
-        [
-            Control("execution role", trust, read_role, write_role, matches=same),
-            Control("execution role policy", policy, read_policy, write_policy, matches=same, parent="execution role"),
-        ]
-    )
-    arn = f"arn:{clients.partition}:iam::{clients.account_id}:role/{name}"
-    return RoleResult(arn=arn, controls=results)
+    return [
+        Control(label, trust, read_role, write_role, matches=same),
+        Control(f"{label} policy", policy, read_policy, write_policy, matches=same, parent=label),
+    ]

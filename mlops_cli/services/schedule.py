@@ -29,7 +29,7 @@ from mlops_cli.services import pipeline_definition as pd
 from mlops_cli.services import register, train
 from mlops_cli.services.code import bundle_files, sourcedir_tarball, upload_bundle
 from mlops_cli.services.convergence import Control, ControlResult, canonical, converge
-from mlops_cli.services.roles import ensure_execution_role
+from mlops_cli.services.roles import ensure_execution_role, role_controls
 from mlops_cli.services.security import job_encryption_key
 
 STAGE = "schedule"
@@ -245,45 +245,16 @@ def pipeline_policy(
 def _role_controls(
     clients: AwsClients, config: Config, label: str, name: str, service: str, policy: dict[str, Any]
 ) -> list[Control]:
-    iam = clients.client("iam")
-    trust_doc = trust(service, clients.account_id)
-
-    def read_role() -> Any:
-        found = get_or_none(f"reading role {name}", ("NoSuchEntity",), iam.get_role, RoleName=name)
-        return None if found is None else found["Role"]["AssumeRolePolicyDocument"]
-
-    def write_role() -> None:
-        with aws_errors(f"writing role {name}"):
-            if read_role() is None:
-                iam.create_role(
-                    RoleName=name,
-                    AssumeRolePolicyDocument=json.dumps(trust_doc),
-                    Description=f"{label} of mlops scheduled preprocessing; generated from the project config",
-                    Tags=as_key_value(config.standard_tags(STAGE)),
-                )
-            else:
-                iam.update_assume_role_policy(RoleName=name, PolicyDocument=json.dumps(trust_doc))
-
-    def read_policy() -> Any:
-        found = get_or_none(
-            f"reading policy of {name}", ("NoSuchEntity",), iam.get_role_policy, RoleName=name, PolicyName=POLICY_NAME
-        )
-        if found is None:
-            return None
-        document = found["PolicyDocument"]
-        return json.loads(document) if isinstance(document, str) else document
-
-    def write_policy() -> None:
-        with aws_errors(f"setting the policy of role {name}"):
-            iam.put_role_policy(RoleName=name, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(policy))
-
-    def same(actual: Any, desired: Any) -> bool:
-        return canonical(actual) == canonical(desired)
-
-    return [
-        Control(label, trust_doc, read_role, write_role, matches=same),
-        Control(f"{label} policy", policy, read_policy, write_policy, matches=same, parent=label),
-    ]
+    return role_controls(
+        clients,
+        label=label,
+        name=name,
+        trust=trust(service, clients.account_id),
+        policy_name=POLICY_NAME,
+        policy=policy,
+        description=f"{label} of mlops scheduled preprocessing; generated from the project config",
+        tags=config.standard_tags(STAGE),
+    )
 
 
 # --- apply ---------------------------------------------------------------------------------------------------------
