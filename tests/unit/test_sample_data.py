@@ -20,41 +20,26 @@ from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from mlops_cli.config.loader import load_config
+
 ROOT = Path(__file__).resolve().parents[2]
 GENERATOR = ROOT / "data" / "generate.py"
 DATA = ROOT / "data" / "churn"
 DATES = ("2026-01-05", "2026-01-12", "2026-01-19")
 ROWS_PER_BATCH = 1200
 
-COLUMNS = [
-    "customer_id",
-    "tenure_months",
-    "monthly_charges",
-    "total_charges",
-    "plan",
-    "contract",
-    "payment_method",
-    "support_calls",
-    "has_partner",
-    "paperless_billing",
-    "region",
-    "last_login_days",
-    "churned",
-]
+# What the data must satisfy is the schema the configs declare, not the generator's own constants.
+DATASET = load_config(Path(__file__).resolve().parents[2] / "configs" / "local.yaml").config.dataset
+COLUMNS = list(DATASET.columns)
 CATEGORIES = {
-    "plan": {"basic", "pro", "team"},
-    "contract": {"monthly", "annual", "two_year"},
-    "payment_method": {"card", "bank_transfer", "invoice", "paypal"},
-    "region": {"north", "south", "east", "west"},
-    "has_partner": {"yes", "no"},
-    "paperless_billing": {"yes", "no"},
+    name: set(col.values) if col.type == "category" else {"yes", "no"}
+    for name, col in DATASET.columns.items()
+    if col.type in ("category", "bool") and name != DATASET.target
 }
 NUMERIC_RANGES = {
-    "tenure_months": (0, 600),
-    "monthly_charges": (0, 1000),
-    "total_charges": (0, float("inf")),
-    "support_calls": (0, 100),
-    "last_login_days": (0, 3650),
+    name: (col.min if col.min is not None else float("-inf"), col.max if col.max is not None else float("inf"))
+    for name, col in DATASET.columns.items()
+    if col.type in ("int", "float")
 }
 NUMERIC = list(NUMERIC_RANGES)
 CATEGORICAL = list(CATEGORIES)
