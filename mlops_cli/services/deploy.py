@@ -21,6 +21,7 @@ from mlops_cli.aws.tags import as_key_value, from_key_value
 from mlops_cli.config.models import Config
 from mlops_cli.errors import OperationFailed, PreconditionFailed, WaitTimeout
 from mlops_cli.services.convergence import Action, Control, ControlResult, converge
+from mlops_cli.services.processing import vpc_config
 from mlops_cli.services.roles import ensure_execution_role
 from mlops_cli.services.security import job_encryption_key
 
@@ -122,11 +123,8 @@ def _ensure_model(clients: AwsClients, config: Config, version: Any, role_arn: s
             "EnableNetworkIsolation": config.network.isolation,
             "Tags": as_key_value({**config.standard_tags(STAGE), VERSION_TAG: str(version.number)}),
         }
-        if config.network.vpc:
-            request["VpcConfig"] = {
-                "Subnets": config.network.vpc.subnet_ids,
-                "SecurityGroupIds": config.network.vpc.security_group_ids,
-            }
+        if vpc := vpc_config(config):
+            request["VpcConfig"] = vpc
         with aws_errors(f"creating model {name}"):
             sagemaker.create_model(**request)
     return name

@@ -19,9 +19,9 @@ from typing import Any
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.models import Config
 from mlops_cli.errors import ConfigError
-from mlops_cli.services import register, train
-from mlops_cli.services.preprocess import OUTPUTS, RAW_DIR, STAGE
-from mlops_cli.services.processing import CODE_DIR, INPUT_DIR, OUTPUT_DIR, ProcessingSpec, processing_request
+from mlops_cli.services import preprocess, register, train
+from mlops_cli.services.preprocess import OUTPUTS, RAW_DIR
+from mlops_cli.services.processing import ProcessingSpec, processing_request
 
 VERSION = "2020-12-01"
 INPUT_PREFIX = "InputPrefix"
@@ -68,6 +68,9 @@ def _step_output(step: str, output: str) -> dict[str, str]:
     return _get(f"Steps.{step}.ProcessingOutputConfig.Outputs['{output}'].S3Output.S3Uri")
 
 
+PLACEHOLDER = "s3://placeholder/"  # the steps' references fill in the real S3 locations
+
+
 def default_input_prefix(config: Config, account: str) -> str:
     return f"s3://{config.names(account).data_bucket}/{config.dataset.raw_prefix}"
 
@@ -75,28 +78,14 @@ def default_input_prefix(config: Config, account: str) -> str:
 def preprocess_spec(config: Config, code_uri: str) -> ProcessingSpec:
     """The spec `preprocess.start_preprocessing` builds for a run over every batch (`--all`); placeholders for the
     job name and the S3 locations, which the pipeline fills with references."""
-    pre = config.preprocess
-    return ProcessingSpec(
+    count = config.preprocess.instance_count
+    return preprocess.preprocess_spec(
+        config,
         job_name="pipeline",
-        script="preprocess.py",
         code_uri=code_uri,
-        arguments={
-            "--raw-dir": RAW_DIR,
-            "--output-dir": OUTPUT_DIR,
-            "--schema": f"{CODE_DIR}/schema.json",
-            "--validation-fraction": str(pre.split.validation),
-            "--test-fraction": str(pre.split.test),
-            "--max-reject-rate": str(pre.max_reject_rate),
-        },
-        inputs=[
-            ("raw", "s3://placeholder/", RAW_DIR, "ShardedByS3Key" if pre.instance_count > 1 else "FullyReplicated")
-        ],
-        outputs={name: "s3://placeholder/" for name in OUTPUTS},
-        instance_type=pre.instance_type,
-        instance_count=pre.instance_count,
-        volume_size_gb=pre.volume_size_gb,
-        max_runtime_seconds=pre.max_runtime_minutes * 60,
-        tags={**config.standard_tags(STAGE), "mlops:dataset": config.dataset.name},
+        inputs=[("raw", PLACEHOLDER, RAW_DIR, "ShardedByS3Key" if count > 1 else "FullyReplicated")],
+        outputs={name: PLACEHOLDER for name in OUTPUTS},
+        instance_count=count,
     )
 
 
@@ -148,21 +137,13 @@ def _train_step(clients: AwsClients, config: Config, inputs: PipelineInputs) -> 
 
 
 def _evaluate_step(clients: AwsClients, config: Config, inputs: PipelineInputs) -> dict[str, Any]:
-    spec = ProcessingSpec(
+    spec = train.evaluation_spec(
+        config,
         job_name="pipeline",
-        script="evaluate.py",
         code_uri=inputs.evaluate_code or "",
-        arguments={
-            "--model-dir": f"{INPUT_DIR}/model",
-            "--test-dir": f"{INPUT_DIR}/test",
-            "--output-dir": f"{OUTPUT_DIR}/evaluation",
-        },
-        inputs=[
-            ("model", "s3://placeholder/", f"{INPUT_DIR}/model", "FullyReplicated"),
-            ("test", "s3://placeholder/", f"{INPUT_DIR}/test", "FullyReplicated"),
-        ],
-        outputs={"evaluation": "s3://placeholder/"},
-        instance_type=config.train.evaluate_instance_type,
+        model_uri=PLACEHOLDER,
+        test_uri=PLACEHOLDER,
+        output_uri=PLACEHOLDER,
         tags=config.standard_tags(train.STAGE),
     )
     request = processing_request(config, spec, image=inputs.image, role_arn=inputs.role_arn, key_arn=inputs.key_arn)

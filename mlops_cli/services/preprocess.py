@@ -76,29 +76,16 @@ def start_preprocessing(
     distribution = "ShardedByS3Key" if count > 1 else "FullyReplicated"
     output_root = f"s3://{bucket}/processed/{config.dataset.name}/{job_name}"
     outputs = {name: f"{output_root}/{name}" for name in OUTPUTS}
-    pre = config.preprocess
-    spec = ProcessingSpec(
+    spec = preprocess_spec(
+        config,
         job_name=job_name,
-        script="preprocess.py",
         code_uri=code.s3_prefix,
-        arguments={
-            "--raw-dir": RAW_DIR,
-            "--output-dir": OUTPUT_DIR,
-            "--schema": f"{CODE_DIR}/schema.json",
-            "--validation-fraction": str(pre.split.validation),
-            "--test-fraction": str(pre.split.test),
-            "--max-reject-rate": str(pre.max_reject_rate),
-        },
         inputs=[
             (name, uri, RAW_DIR if name == "raw" else f"{RAW_DIR}/{name.removeprefix('raw-')}", distribution)
             for name, uri in raw_inputs
         ],
         outputs=outputs,
-        instance_type=pre.instance_type,
         instance_count=count,
-        volume_size_gb=pre.volume_size_gb,
-        max_runtime_seconds=pre.max_runtime_minutes * 60,
-        tags={**config.standard_tags(STAGE), "mlops:dataset": config.dataset.name},
     )
     start_processing_job(clients, config, spec, image=image, role_arn=role.arn, key_arn=key_arn)
     return PreprocessRun(
@@ -109,6 +96,39 @@ def start_preprocessing(
         role_arn=role.arn,
         code=code.s3_prefix,
         code_uploaded=code.uploaded,
+    )
+
+
+def preprocess_spec(
+    config: Config,
+    *,
+    job_name: str,
+    code_uri: str,
+    inputs: list[tuple[str, str, str, str]],
+    outputs: dict[str, str],
+    instance_count: int,
+) -> ProcessingSpec:
+    """The processing job that runs preprocess.py: the same for `preprocess run` and the scheduled pipeline."""
+    pre = config.preprocess
+    return ProcessingSpec(
+        job_name=job_name,
+        script="preprocess.py",
+        code_uri=code_uri,
+        arguments={
+            "--raw-dir": RAW_DIR,
+            "--output-dir": OUTPUT_DIR,
+            "--schema": f"{CODE_DIR}/schema.json",
+            "--validation-fraction": str(pre.split.validation),
+            "--test-fraction": str(pre.split.test),
+            "--max-reject-rate": str(pre.max_reject_rate),
+        },
+        inputs=inputs,
+        outputs=outputs,
+        instance_type=pre.instance_type,
+        instance_count=instance_count,
+        volume_size_gb=pre.volume_size_gb,
+        max_runtime_seconds=pre.max_runtime_minutes * 60,
+        tags={**config.standard_tags(STAGE), "mlops:dataset": config.dataset.name},
     )
 
 

@@ -50,12 +50,15 @@ def network_config(config: Config, *, multi_instance: bool) -> dict[str, Any]:
         "EnableInterContainerTrafficEncryption": multi_instance,
         "EnableNetworkIsolation": config.network.isolation,
     }
-    if config.network.vpc:
-        network["VpcConfig"] = {
-            "Subnets": config.network.vpc.subnet_ids,
-            "SecurityGroupIds": config.network.vpc.security_group_ids,
-        }
+    if vpc := vpc_config(config):
+        network["VpcConfig"] = vpc
     return network
+
+
+def vpc_config(config: Config) -> dict[str, list[str]] | None:
+    """The VpcConfig of jobs and models (one shape for CreateProcessingJob, CreateTrainingJob and CreateModel)."""
+    vpc = config.network.vpc
+    return None if vpc is None else {"Subnets": vpc.subnet_ids, "SecurityGroupIds": vpc.security_group_ids}
 
 
 def processing_request(

@@ -17,7 +17,7 @@ from mlops_cli.config.models import HYPERPARAMETERS, Config
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import experiments, jobs, preprocess
 from mlops_cli.services.code import bundle_files, sourcedir_tarball, upload_bundle
-from mlops_cli.services.processing import INPUT_DIR, OUTPUT_DIR, ProcessingSpec, start_processing_job
+from mlops_cli.services.processing import INPUT_DIR, OUTPUT_DIR, ProcessingSpec, start_processing_job, vpc_config
 from mlops_cli.services.roles import ensure_execution_role
 from mlops_cli.services.security import job_encryption_key
 
@@ -180,11 +180,8 @@ def _definition(
     if key_arn:
         definition["OutputDataConfig"]["KmsKeyId"] = key_arn
         definition["ResourceConfig"]["VolumeKmsKeyId"] = key_arn
-    if config.network.vpc:
-        definition["VpcConfig"] = {
-            "Subnets": config.network.vpc.subnet_ids,
-            "SecurityGroupIds": config.network.vpc.security_group_ids,
-        }
+    if vpc := vpc_config(config):
+        definition["VpcConfig"] = vpc
     return definition
 
 
@@ -351,6 +348,36 @@ def latest_completed_training(clients: AwsClients, config: Config) -> jobs.JobSt
     raise PreconditionFailed("No training job has completed yet.", hint="Run `mlops train run --wait` first.")
 
 
+def evaluation_spec(
+    config: Config,
+    *,
+    job_name: str,
+    code_uri: str,
+    model_uri: str,
+    test_uri: str,
+    output_uri: str,
+    tags: dict[str, str],
+) -> ProcessingSpec:
+    """The processing job that runs evaluate.py: the same for `train evaluate` and the scheduled pipeline."""
+    return ProcessingSpec(
+        job_name=job_name,
+        script="evaluate.py",
+        code_uri=code_uri,
+        arguments={
+            "--model-dir": f"{INPUT_DIR}/model",
+            "--test-dir": f"{INPUT_DIR}/test",
+            "--output-dir": f"{OUTPUT_DIR}/evaluation",
+        },
+        inputs=[
+            ("model", model_uri, f"{INPUT_DIR}/model", "FullyReplicated"),
+            ("test", test_uri, f"{INPUT_DIR}/test", "FullyReplicated"),
+        ],
+        outputs={"evaluation": output_uri},
+        instance_type=config.train.evaluate_instance_type,
+        tags=tags,
+    )
+
+
 def start_evaluation(clients: AwsClients, config: Config, training_job: str | None = None) -> EvaluateRun:
     """A processing job that scores the test split of the training job's data with its model.tar.gz."""
     image = sklearn_image_uri(clients.region, config.train.framework_version)
@@ -371,21 +398,13 @@ def start_evaluation(clients: AwsClients, config: Config, training_job: str | No
     code = upload_bundle(clients, config, bundle_files(config, ("evaluate.py",)))
     names = config.names(clients.account_id)
     job_name = names.job_name("evl", dt.datetime.now(dt.UTC), secrets.token_hex(2))
-    spec = ProcessingSpec(
+    spec = evaluation_spec(
+        config,
         job_name=job_name,
-        script="evaluate.py",
         code_uri=code.s3_prefix,
-        arguments={
-            "--model-dir": f"{INPUT_DIR}/model",
-            "--test-dir": f"{INPUT_DIR}/test",
-            "--output-dir": f"{OUTPUT_DIR}/evaluation",
-        },
-        inputs=[
-            ("model", model_uri, f"{INPUT_DIR}/model", "FullyReplicated"),
-            ("test", test_uri, f"{INPUT_DIR}/test", "FullyReplicated"),
-        ],
-        outputs={"evaluation": output_uri},
-        instance_type=config.train.evaluate_instance_type,
+        model_uri=model_uri,
+        test_uri=test_uri,
+        output_uri=output_uri,
         tags={**config.standard_tags(STAGE), "mlops:training-job": state.name},
     )
     start_processing_job(clients, config, spec, image=image, role_arn=role.arn, key_arn=key_arn)
