@@ -33,6 +33,13 @@ demo: install
 	$(MLOPS) deploy apply   -c $(CONFIG)
 	$(MLOPS) deploy invoke  -c $(CONFIG) --file data/examples/customers.json
 	$(MLOPS) deploy invoke  -c $(CONFIG) --file data/examples/customers.csv --accept text/csv
+	$(MLOPS) gateway apply  -c $(CONFIG)
+	@echo 'A prediction through the REST API; repeat it with:'
+	@echo '  URL=$$($(MLOPS) gateway url -c $(CONFIG)); KEY=$$($(MLOPS) gateway keys show --reveal -c $(CONFIG))'
+	@echo '  curl -sS -X POST "$$URL/predict" -H "x-api-key: $$KEY" -H "Content-Type: application/json" --data @data/examples/customers.json'
+	@URL=$$($(MLOPS) gateway url -c $(CONFIG)) && KEY=$$($(MLOPS) gateway keys show --reveal -c $(CONFIG)) && \
+		curl -sS --fail-with-body --noproxy 127.0.0.1 -X POST "$$URL/predict" -H "x-api-key: $$KEY" \
+		-H "Content-Type: application/json" --data @data/examples/customers.json && echo
 
 test: install lint typecheck unit
 

@@ -12,6 +12,7 @@ from mlops_cli import __version__
 from mlops_cli.commands import (
     config_cmd,
     deploy_cmd,
+    gateway_cmd,
     local_cmd,
     preprocess_cmd,
     register_cmd,
@@ -126,3 +127,4 @@ app.add_typer(preprocess_cmd.app, name="preprocess")
 app.add_typer(train_cmd.app, name="train")
 app.add_typer(register_cmd.app, name="register")
 app.add_typer(deploy_cmd.app, name="deploy")
+app.add_typer(gateway_cmd.app, name="gateway")

@@ -93,6 +93,14 @@ class AwsClients:
     def _count(self, model: Any, **_: Any) -> None:
         self.call_log.record(model.service_model.service_name, model.name)
 
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The HTTP(S) proxies a plain request to `url` should use: none for the emulator, else the environment's."""
+        if self.aws.is_local:
+            return {}
+        from botocore.utils import get_environ_proxies
+
+        return dict(get_environ_proxies(url))
+
     @property
     def region(self) -> str:
         return self.aws.region

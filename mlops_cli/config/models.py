@@ -595,6 +595,79 @@ class Deploy(Strict):
         return self
 
 
+# CloudWatch Logs accepts these retention periods only.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+
+class Throttle(Strict):
+    rate: float = Field(100, gt=0, le=10000, description="Steady-state requests per second.")
+    burst: int = Field(200, ge=1, le=5000, description="Requests allowed at once above the rate.")
+
+
+class Quota(Strict):
+    limit: int = Field(100_000, ge=1, description="Requests per API key per period.")
+    period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
+
+
+class GatewayLogging(Strict):
+    level: Literal["ERROR", "INFO"] = Field("INFO", description="Execution log level (logging is never off).")
+    data_trace: bool = Field(
+        False, description="Log full request and response bodies. They hold customer data: off unless needed."
+    )
+    retention_days: int = Field(90, description="Days to keep the access and execution logs.")
+
+    @field_validator("retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{value} is not a CloudWatch Logs retention period ({', '.join(map(str, LOG_RETENTION_DAYS))})"
+            )
+        return value
+
+
+class Gateway(Strict):
+    """The REST API in front of the endpoint (API Gateway, REST v1)."""
+
+    auth: Literal["api_key", "iam", "none"] = Field(
+        "api_key",
+        description="api_key: x-api-key checked against a usage plan; iam: SigV4-signed requests; "
+        "none: anonymous (only when written explicitly; apply warns).",
+    )
+    stage: str = Field(
+        "v1", pattern=r"^[A-Za-z0-9_]{1,128}$", description="Stage name, the first part of the URL path."
+    )
+    throttle: Throttle = Field(default_factory=Throttle, description="Stage-wide and per-key request limits.")
+    quota: Quota = Field(default_factory=Quota, description="Per-key request quota (auth: api_key).")
+    logging: GatewayLogging = Field(default_factory=GatewayLogging)
+    tracing: bool = Field(True, description="X-Ray tracing of every request.")
+    timeout_ms: int = Field(29_000, ge=50, le=29_000, description="Integration timeout in milliseconds.")
+    max_rows: int = Field(1000, ge=1, le=1000, description="Most records per request (the model's own limit is 1000).")
+
+
 _RESERVED_TAG_PREFIXES = ("aws:", "mlops:")
 
 
@@ -614,6 +687,7 @@ class Config(Strict):
     # `register` would shadow pydantic's BaseModel.register: the YAML key stays `register`
     registry: Register = Field(default_factory=Register, alias="register")
     deploy: Deploy = Field(default_factory=Deploy)
+    gateway: Gateway = Field(default_factory=Gateway)
 
     @field_validator("tags")
     @classmethod

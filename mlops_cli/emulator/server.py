@@ -50,6 +50,9 @@ def build_app(work_dir: Path, endpoint: str) -> WsgiApp:
     moto_app: WsgiApp = DomainDispatcherApplication(create_backend_app)
     moto_app = autoscaling.InstallOnFirstUse(moto_app)  # moto loads that service lazily, and it is heavy
     moto_app = serving.StopEndpointsOnReset(jobs.stop_jobs_on_reset(moto_app))
+    from mlops_cli.emulator.gateway.middleware import GatewayRoute
+
+    moto_app = GatewayRoute(moto_app)  # deployed REST APIs answer; it snapshots deployments from the first use
     return IdentityRoute(moto_app, work_dir=str(work_dir))
 
 

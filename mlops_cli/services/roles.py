@@ -29,19 +29,23 @@ class RoleResult:
     controls: list[ControlResult]
 
 
-def trust_policy(account: str) -> dict[str, Any]:
+def service_trust(service: str, account: str) -> dict[str, Any]:
+    """A trust policy for one AWS service, acting for this account only (confused-deputy protection)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Effect": "Allow",
-                "Principal": {"Service": "sagemaker.amazonaws.com"},
+                "Principal": {"Service": service},
                 "Action": "sts:AssumeRole",
-                # only SageMaker acting for this account may use the role (confused-deputy protection)
                 "Condition": {"StringEquals": {"aws:SourceAccount": account}},
             }
         ],
     }
+
+
+def trust_policy(account: str) -> dict[str, Any]:
+    return service_trust("sagemaker.amazonaws.com", account)
 
 
 def execution_policy(config: Config, clients: AwsClients, kms_key_arn: str | None) -> dict[str, Any]:
@@ -218,3 +222,15 @@ def role_controls(
         Control(label, trust, read_role, write_role, matches=same),
         Control(f"{label} policy", policy, read_policy, write_policy, matches=same, parent=label),
     ]
+
+
+def delete_role(clients: AwsClients, name: str) -> bool:
+    """Delete a role and its inline policies. False when it did not exist."""
+    iam = clients.client("iam")
+    if get_or_none(f"reading role {name}", ("NoSuchEntity",), iam.get_role, RoleName=name) is None:
+        return False
+    with aws_errors(f"deleting role {name}"):
+        for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+            iam.delete_role_policy(RoleName=name, PolicyName=policy)
+        iam.delete_role(RoleName=name)
+    return True

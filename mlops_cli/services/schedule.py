@@ -29,7 +29,7 @@ from mlops_cli.services import pipeline_definition as pd
 from mlops_cli.services import register, train
 from mlops_cli.services.code import bundle_files, sourcedir_tarball, upload_bundle
 from mlops_cli.services.convergence import Control, ControlResult, canonical, converge
-from mlops_cli.services.roles import ensure_execution_role, role_controls
+from mlops_cli.services.roles import ensure_execution_role, role_controls, service_trust
 from mlops_cli.services.security import job_encryption_key
 
 STAGE = "schedule"
@@ -155,20 +155,6 @@ def _arns(clients: AwsClients, config: Config) -> dict[str, str]:
 # --- policies (pure) -----------------------------------------------------------------------------------------------
 
 
-def trust(service: str, account: str) -> dict[str, Any]:
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": service},
-                "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account}},  # confused-deputy protection
-            }
-        ],
-    }
-
-
 def starter_policy(pipeline_arn: str, dlq_arn: str | None = None) -> dict[str, Any]:
     """What the scheduler's and the rule's roles may do: start this one pipeline (and, for the scheduler, put a
     failed start on the dead-letter queue, which Scheduler does with the schedule's role)."""
@@ -249,7 +235,7 @@ def _role_controls(
         clients,
         label=label,
         name=name,
-        trust=trust(service, clients.account_id),
+        trust=service_trust(service, clients.account_id),
         policy_name=POLICY_NAME,
         policy=policy,
         description=f"{label} of mlops scheduled preprocessing; generated from the project config",

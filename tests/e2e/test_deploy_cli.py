@@ -170,9 +170,11 @@ def test_delete_twice_leaves_nothing(project: Cli, emulator_client: Any) -> None
     second = project.json("deploy", "delete", "--yes")
     assert second["deleted"] == []
     sagemaker, name = emulator_client("sagemaker"), f"{project.project}-local"
-    assert sagemaker.list_endpoints(NameContains=name)["Endpoints"] == []
-    assert sagemaker.list_endpoint_configs(NameContains=name)["EndpointConfigs"] == []
-    assert sagemaker.list_models(NameContains=name)["Models"] == []
+    # moto ignores NameContains, and other tests' resources share the emulator: filter by name here
+    assert [e for e in sagemaker.list_endpoints()["Endpoints"] if e["EndpointName"].startswith(name)] == []
+    configs = sagemaker.list_endpoint_configs()["EndpointConfigs"]
+    assert [c for c in configs if c["EndpointConfigName"].startswith(name)] == []
+    assert [m for m in sagemaker.list_models()["Models"] if m["ModelName"].startswith(name)] == []
     assert emulator_client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{name}-")["MetricAlarms"] == []
     targets = emulator_client("application-autoscaling").describe_scalable_targets(ServiceNamespace="sagemaker")
     assert [t for t in targets["ScalableTargets"] if name in t["ResourceId"]] == []

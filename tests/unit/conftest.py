@@ -59,3 +59,25 @@ class RecordingProgress:
 @pytest.fixture
 def progress() -> RecordingProgress:
     return RecordingProgress()
+
+
+@pytest.fixture
+def endpoint(clients: AwsClients, config: Config) -> str:
+    """A SageMaker endpoint as moto keeps it: enough for the API to point at."""
+    sagemaker, name = clients.client("sagemaker"), config.names().prefix
+    role = "arn:aws:iam::123456789012:role/sm"
+    image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/x:1"
+    sagemaker.create_model(ModelName=f"{name}-v1", ExecutionRoleArn=role, PrimaryContainer={"Image": image})
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=f"{name}-v1-c",
+        ProductionVariants=[
+            {
+                "VariantName": "AllTraffic",
+                "ModelName": f"{name}-v1",
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+    )
+    sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v1-c")
+    return name
