@@ -2,4 +2,5 @@
 
 from mlops_cli.main import app
 
-app()
+# like the `mlops` console script: a command's `typer.Exit(code)` comes back as app()'s return value
+raise SystemExit(app())
