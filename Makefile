@@ -20,21 +20,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: install
-	$(MLOPS) local up
-	$(MLOPS) storage init   -c $(CONFIG)
-	$(MLOPS) storage upload -c $(CONFIG) data/churn
-	$(MLOPS) storage ls     -c $(CONFIG)
-	$(MLOPS) storage status -c $(CONFIG) --check
-	$(MLOPS) preprocess run -c $(CONFIG) --wait
-	$(MLOPS) train run      -c $(CONFIG) --wait
-	$(MLOPS) train evaluate -c $(CONFIG) --wait
-	$(MLOPS) register model -c $(CONFIG)
-	$(MLOPS) register approve latest -c $(CONFIG) --reason "approved by make demo"
-	$(MLOPS) deploy apply   -c $(CONFIG)
-	$(MLOPS) deploy invoke  -c $(CONFIG) --file data/examples/customers.json
-	$(MLOPS) deploy invoke  -c $(CONFIG) --file data/examples/customers.csv --accept text/csv
-	$(MLOPS) gateway apply  -c $(CONFIG)
-	@echo 'A prediction through the REST API; repeat it with:'
+	$(MLOPS) pipeline run -c $(CONFIG)
+	@echo 'A prediction through the REST API with curl; repeat it with:'
 	@echo '  URL=$$($(MLOPS) gateway url -c $(CONFIG)); KEY=$$($(MLOPS) gateway keys show --reveal -c $(CONFIG))'
 	@echo '  curl -sS -X POST "$$URL/predict" -H "x-api-key: $$KEY" -H "Content-Type: application/json" --data @data/examples/customers.json'
 	@URL=$$($(MLOPS) gateway url -c $(CONFIG)) && KEY=$$($(MLOPS) gateway keys show --reveal -c $(CONFIG)) && \

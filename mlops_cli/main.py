@@ -13,7 +13,9 @@ from mlops_cli.commands import (
     config_cmd,
     deploy_cmd,
     gateway_cmd,
+    lb_cmd,
     local_cmd,
+    pipeline_cmd,
     preprocess_cmd,
     register_cmd,
     storage_cmd,
@@ -128,3 +130,5 @@ app.add_typer(train_cmd.app, name="train")
 app.add_typer(register_cmd.app, name="register")
 app.add_typer(deploy_cmd.app, name="deploy")
 app.add_typer(gateway_cmd.app, name="gateway")
+app.add_typer(lb_cmd.app, name="lb")
+app.add_typer(pipeline_cmd.app, name="pipeline")

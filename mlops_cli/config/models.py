@@ -668,6 +668,114 @@ class Gateway(Strict):
     max_rows: int = Field(1000, ge=1, le=1000, description="Most records per request (the model's own limit is 1000).")
 
 
+_HTTP_CODES = re.compile(r"^([1-5]\d\d)(-[1-5]\d\d)?(,([1-5]\d\d)(-[1-5]\d\d)?)*$")
+
+
+def _cidr(value: str) -> str:
+    import ipaddress
+
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not a CIDR block ({exc})") from None
+
+
+class HealthCheck(Strict):
+    path: str = Field("/health", pattern=r"^/[\x21-\x7e]{0,1023}$", description="Path the checks request (HTTP/HTTPS).")
+    port: int | Literal["traffic-port"] = Field("traffic-port", description="Port checked: a number or traffic-port.")
+    protocol: Literal["HTTP", "HTTPS", "TCP"] | None = Field(None, description="Default: the target group's protocol.")
+    interval_seconds: int = Field(10, ge=5, le=300, description="Seconds between checks of one target.")
+    timeout_seconds: int = Field(5, ge=2, le=120, description="Seconds without an answer that fail a check.")
+    healthy_threshold: int = Field(2, ge=2, le=10, description="Consecutive passes that make a target healthy.")
+    unhealthy_threshold: int = Field(2, ge=2, le=10, description="Consecutive failures that make it unhealthy.")
+    matcher: str = Field("200", description='HTTP codes that pass: "200", "200-299" or "200,204".')
+
+    @field_validator("matcher")
+    @classmethod
+    def _matcher(cls, value: str) -> str:
+        if not _HTTP_CODES.match(value):
+            raise ValueError(f"'{value}' is not a list of HTTP codes or ranges such as 200 or 200-299 or 200,202")
+        return value
+
+    @model_validator(mode="after")
+    def _timeout_below_interval(self) -> HealthCheck:
+        if self.timeout_seconds >= self.interval_seconds:
+            raise ValueError("timeout_seconds must be less than interval_seconds")
+        return self
+
+
+class LbTarget(Strict):
+    id: str = Field(description="An IP address (ip) or an EC2 instance id (instance).")
+    port: int | None = Field(None, ge=1, le=65535, description="Default: lb.target.port.")
+
+
+class LbTargets(Strict):
+    type: Literal["lambda", "vpc_endpoint", "ip", "instance"] = Field(
+        "lambda",
+        description="lambda: a proxy function that invokes the endpoint; vpc_endpoint: the SageMaker runtime's "
+        "interface endpoint, its IPs as targets; ip/instance: the targets listed here.",
+    )
+    port: int = Field(443, ge=1, le=65535, description="Port of ip/instance/vpc_endpoint targets.")
+    protocol: Literal["HTTP", "HTTPS", "TCP", "TLS"] = Field("HTTPS", description="Protocol to ip/instance targets.")
+    targets: list[LbTarget] = Field(default_factory=list, description="ip/instance targets.")
+    service: Literal["sagemaker-runtime", "execute-api"] = Field(
+        "sagemaker-runtime", description="vpc_endpoint: the runtime's endpoint, or the private API's."
+    )
+    security_group_ids: list[str] = Field(default_factory=list, description="vpc_endpoint: its security groups.")
+
+
+class LoadBalancer(Strict):
+    """An Application or Network Load Balancer in front of the model."""
+
+    type: Literal["application", "network"] = "application"
+    scheme: Literal["internet-facing", "internal"] = "internal"
+    vpc_id: str = Field("default", description="VPC id, or 'default' for the account's default VPC.")
+    subnets: list[str] = Field(
+        default_factory=list, description="At least two, in different zones. Default: one per zone of the VPC."
+    )
+    allowed_cidrs: list[str] = Field(
+        min_length=1, description="Who may connect (ALB security group). No default: name them."
+    )
+    certificate_arn: str | None = Field(None, description="ACM certificate: HTTPS (ALB) or TLS (NLB) listener.")
+    ssl_policy: str = Field("ELBSecurityPolicy-TLS13-1-2-2021-06", description="TLS policy of the secure listener.")
+    port: int | None = Field(
+        None, ge=1, le=65535, description="Listener port. Default: 443 with a certificate, else 80."
+    )
+    target: LbTargets = Field(default_factory=LbTargets)
+    health_check: HealthCheck = Field(default_factory=HealthCheck)
+    min_healthy: int = Field(1, ge=1, description="`lb status --check` fails below this many healthy targets.")
+    deletion_protection: bool = Field(True, description="`lb delete` still works: it turns this off first.")
+    access_logs: bool = Field(True, description="Access logs to the project's log bucket (lb-access/).")
+    idle_timeout_seconds: int = Field(60, ge=1, le=4000)
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        return [_cidr(item) for item in value]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LoadBalancer:
+        if self.subnets and len(self.subnets) < 2:
+            raise ValueError("a load balancer needs subnets in at least two availability zones")
+        if self.type == "network" and self.target.type == "lambda":
+            raise ValueError("a Network Load Balancer cannot have lambda targets: use type application")
+        if self.target.type in ("ip", "instance") and not self.target.targets:
+            raise ValueError(f"target type {self.target.type} needs lb.target.targets")
+        if self.target.type not in ("ip", "instance") and self.target.targets:
+            raise ValueError("lb.target.targets applies to ip and instance targets only")
+        if self.scheme == "internet-facing" and self.certificate_arn is None:
+            raise ValueError(
+                "an internet-facing load balancer needs certificate_arn: plain HTTP is not offered publicly"
+            )
+        if self.certificate_arn is not None and not _ARN.match(self.certificate_arn):
+            raise ValueError(f"certificate_arn '{self.certificate_arn}' is not an ARN")
+        return self
+
+    @property
+    def listener_port(self) -> int:
+        return self.port or (443 if self.certificate_arn else 80)
+
+
 _RESERVED_TAG_PREFIXES = ("aws:", "mlops:")
 
 
@@ -688,6 +796,7 @@ class Config(Strict):
     registry: Register = Field(default_factory=Register, alias="register")
     deploy: Deploy = Field(default_factory=Deploy)
     gateway: Gateway = Field(default_factory=Gateway)
+    lb: LoadBalancer | None = Field(None, description="A load balancer in front of the model (`mlops lb`).")
 
     @field_validator("tags")
     @classmethod
@@ -704,6 +813,14 @@ class Config(Strict):
         if self.environment == "prod" and self.deploy.instance_count < 2:
             raise ValueError(
                 "deploy.instance_count must be at least 2 in prod (one instance is a single point of failure)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _load_balancer_logs_have_a_bucket(self) -> Config:
+        if self.lb is not None and self.lb.access_logs and not self.storage.access_logging:
+            raise ValueError(
+                "lb.access_logs needs storage.access_logging (the log bucket); or set lb.access_logs: false"
             )
         return self
 

@@ -50,6 +50,9 @@ def build_app(work_dir: Path, endpoint: str) -> WsgiApp:
     moto_app: WsgiApp = DomainDispatcherApplication(create_backend_app)
     moto_app = autoscaling.InstallOnFirstUse(moto_app)  # moto loads that service lazily, and it is heavy
     moto_app = serving.StopEndpointsOnReset(jobs.stop_jobs_on_reset(moto_app))
+    from mlops_cli.emulator import balancing
+
+    moto_app = balancing.middleware(moto_app)  # ELBv2 listeners listen and health checks run; patched on first use
     from mlops_cli.emulator.gateway.middleware import GatewayRoute
 
     moto_app = GatewayRoute(moto_app)  # deployed REST APIs answer; it snapshots deployments from the first use
@@ -97,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         from mlops_cli.emulator import serving
 
         serving.stop_all()  # no endpoint server outlives the emulator
+        from mlops_cli.emulator import balancing
+
+        balancing.stop_all()  # nor a load balancer listener, health check or Lambda environment
     return 0
 
 

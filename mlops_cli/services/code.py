@@ -52,12 +52,17 @@ def sourcedir_tarball(files: dict[str, bytes]) -> bytes:
     return gzip.compress(raw.getvalue(), mtime=0)
 
 
-def upload_bundle(clients: AwsClients, config: Config, files: dict[str, bytes]) -> CodeBundle:
-    """Upload `files` under code/<sha256 of all of them>/ unless that exact bundle is there already."""
+def bundle_sha256(files: dict[str, bytes]) -> str:
+    """The bundle's identity: a SHA-256 over every file's name and content (its S3 prefix is code/<this>/)."""
     digest = hashlib.sha256()
     for name in sorted(files):
         digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    sha = digest.hexdigest()
+    return digest.hexdigest()
+
+
+def upload_bundle(clients: AwsClients, config: Config, files: dict[str, bytes]) -> CodeBundle:
+    """Upload `files` under code/<sha256 of all of them>/ unless that exact bundle is there already."""
+    sha = bundle_sha256(files)
     bucket = config.names(clients.account_id).data_bucket
     prefix = f"code/{sha}/"
     s3 = clients.client("s3")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -12,9 +13,13 @@ from typing import Any
 
 from mlops_cli.aws.errors import aws_errors, get_or_none
 from mlops_cli.aws.session import AwsClients
+from mlops_cli.aws.tags import from_key_value
 from mlops_cli.errors import OperationFailed, PreconditionFailed, WaitTimeout
 
 TERMINAL = ("Completed", "Failed", "Stopped")
+# A job's tag: the digest of everything its result depends on (the input objects with their versions, the code, the
+# settings). `mlops pipeline run` compares it with what a new job would read, and starts one only when they differ.
+INPUT_DIGEST_TAG = "mlops:input-digest"
 
 
 class Kind(StrEnum):
@@ -113,6 +118,28 @@ def user_hyperparameters(state: JobState) -> dict[str, str]:
     """A training job's own hyperparameters, decoded, without the toolkit's reserved `sagemaker_*` and `_*` ones."""
     given = state.description.get("HyperParameters", {})
     return {k: decode_hyperparameter(v) for k, v in given.items() if not k.startswith(("sagemaker_", "_"))}
+
+
+def input_digest(inputs: Any) -> str:
+    """The value of INPUT_DIGEST_TAG: SHA-256 of the canonical JSON of `inputs`."""
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+_ARN_KEYS = {
+    Kind.PROCESSING: "ProcessingJobArn",
+    Kind.TRAINING: "TrainingJobArn",
+    Kind.TUNING: "HyperParameterTuningJobArn",
+}
+
+
+def job_tags(clients: AwsClients, state: JobState) -> dict[str, str]:
+    """A job's tags (Describe* does not return them)."""
+    arn = state.description.get(_ARN_KEYS[state.kind])
+    if not arn:
+        return {}
+    with aws_errors(f"reading the tags of {state.kind} job {state.name}"):
+        pages = clients.client("sagemaker").get_paginator("list_tags").paginate(ResourceArn=arn)
+        return from_key_value([tag for page in pages for tag in page.get("Tags", [])])
 
 
 def describe_any(clients: AwsClients, name: str, kinds: tuple[Kind, ...]) -> JobState:

@@ -15,7 +15,7 @@ from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.models import Config
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import jobs
-from mlops_cli.services.code import bundle_files, upload_bundle
+from mlops_cli.services.code import bundle_files, bundle_sha256, upload_bundle
 from mlops_cli.services.processing import CODE_DIR, INPUT_DIR, OUTPUT_DIR, ProcessingSpec, start_processing_job
 from mlops_cli.services.roles import ensure_execution_role
 from mlops_cli.services.security import job_encryption_key
@@ -68,6 +68,7 @@ def start_preprocessing(
     s3 = clients.client("s3")
     require_bucket(s3, bucket)
     raw_inputs = _raw_inputs(s3, bucket, config.dataset.raw_prefix, dates)
+    objects = raw_objects(s3, [uri for _, uri in raw_inputs])
     key_arn = job_encryption_key(clients, config)
     role = ensure_execution_role(clients, config, key_arn)
     code = upload_bundle(clients, config, bundle_files(config, ("preprocess.py",)))
@@ -87,6 +88,7 @@ def start_preprocessing(
         outputs=outputs,
         instance_count=count,
     )
+    spec.tags[jobs.INPUT_DIGEST_TAG] = inputs_digest(objects, code.sha256, image, spec.arguments)
     start_processing_job(clients, config, spec, image=image, role_arn=role.arn, key_arn=key_arn)
     return PreprocessRun(
         job_name=job_name,
@@ -114,14 +116,7 @@ def preprocess_spec(
         job_name=job_name,
         script="preprocess.py",
         code_uri=code_uri,
-        arguments={
-            "--raw-dir": RAW_DIR,
-            "--output-dir": OUTPUT_DIR,
-            "--schema": f"{CODE_DIR}/schema.json",
-            "--validation-fraction": str(pre.split.validation),
-            "--test-fraction": str(pre.split.test),
-            "--max-reject-rate": str(pre.max_reject_rate),
-        },
+        arguments=_arguments(config),
         inputs=inputs,
         outputs=outputs,
         instance_type=pre.instance_type,
@@ -130,6 +125,50 @@ def preprocess_spec(
         max_runtime_seconds=pre.max_runtime_minutes * 60,
         tags={**config.standard_tags(STAGE), "mlops:dataset": config.dataset.name},
     )
+
+
+def _arguments(config: Config) -> dict[str, str]:
+    pre = config.preprocess
+    return {
+        "--raw-dir": RAW_DIR,
+        "--output-dir": OUTPUT_DIR,
+        "--schema": f"{CODE_DIR}/schema.json",
+        "--validation-fraction": str(pre.split.validation),
+        "--test-fraction": str(pre.split.test),
+        "--max-reject-rate": str(pre.max_reject_rate),
+    }
+
+
+def raw_objects(s3: Any, uris: list[str]) -> list[dict[str, str]]:
+    """Every object a job reads from these S3 prefixes: key, version id and ETag of its current version."""
+    objects = []
+    for uri in uris:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        with aws_errors(f"listing the objects under {uri}"):
+            for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+                objects += [
+                    {"key": v["Key"], "version_id": v.get("VersionId") or "null", "etag": v["ETag"]}
+                    for v in page.get("Versions", [])
+                    if v["IsLatest"]
+                ]
+    return sorted(objects, key=lambda o: o["key"])
+
+
+def inputs_digest(objects: list[dict[str, str]], code_sha256: str, image: str, arguments: dict[str, str]) -> str:
+    """The job's `mlops:input-digest` tag: the raw objects it reads, its code and image, and its arguments."""
+    return jobs.input_digest({"raw": objects, "code": code_sha256, "image": image, "arguments": arguments})
+
+
+def current_digest(clients: AwsClients, config: Config) -> tuple[str, int]:
+    """The input digest a new job over every batch would carry, and how many raw objects it would read. Starts
+    and uploads nothing."""
+    image = sklearn_image_uri(clients.region, config.preprocess.framework_version)
+    bucket = config.names(clients.account_id).data_bucket
+    s3 = clients.client("s3")
+    require_bucket(s3, bucket)
+    objects = raw_objects(s3, [uri for _, uri in _raw_inputs(s3, bucket, config.dataset.raw_prefix, None)])
+    code = bundle_sha256(bundle_files(config, ("preprocess.py",)))
+    return inputs_digest(objects, code, image, _arguments(config)), len(objects)
 
 
 def _raw_inputs(s3: Any, bucket: str, raw_prefix: str, dates: list[str] | None) -> list[tuple[str, str]]:

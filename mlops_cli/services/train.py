@@ -16,7 +16,7 @@ from mlops_cli.aws.tags import as_key_value
 from mlops_cli.config.models import HYPERPARAMETERS, Config
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import experiments, jobs, preprocess
-from mlops_cli.services.code import bundle_files, sourcedir_tarball, upload_bundle
+from mlops_cli.services.code import bundle_files, bundle_sha256, sourcedir_tarball, upload_bundle
 from mlops_cli.services.processing import INPUT_DIR, OUTPUT_DIR, ProcessingSpec, start_processing_job, vpc_config
 from mlops_cli.services.roles import ensure_execution_role
 from mlops_cli.services.security import job_encryption_key
@@ -185,6 +185,10 @@ def _definition(
     return definition
 
 
+def _sourcedir(config: Config) -> dict[str, bytes]:
+    return {"sourcedir.tar.gz": sourcedir_tarball(bundle_files(config, (ENTRY_POINT, SERVING_CODE)))}
+
+
 def _prepare(
     clients: AwsClients, config: Config, processing_job: str | None
 ) -> tuple[TrainingData, str, str | None, str]:
@@ -192,9 +196,49 @@ def _prepare(
     data = training_data(clients, config, processing_job)
     key_arn = job_encryption_key(clients, config)
     role = ensure_execution_role(clients, config, key_arn)
-    tarball = sourcedir_tarball(bundle_files(config, (ENTRY_POINT, SERVING_CODE)))
-    code = upload_bundle(clients, config, {"sourcedir.tar.gz": tarball})
+    code = upload_bundle(clients, config, _sourcedir(config))
     return data, role.arn, key_arn, code.s3_prefix + "sourcedir.tar.gz"
+
+
+def _inputs(clients: AwsClients, config: Config, data: TrainingData) -> dict[str, Any]:
+    return {
+        "data": data.processing_job,
+        "objects": sorted(data.manifest, key=lambda o: o["uri"]),
+        "code": bundle_sha256(_sourcedir(config)),
+        "image": sklearn_image_uri(clients.region, config.train.framework_version),
+    }
+
+
+def training_digest(
+    clients: AwsClients, config: Config, data: TrainingData, overrides: dict[str, str] | None = None
+) -> str:
+    """A training job's `mlops:input-digest` tag: its data (every object with its version), code, image and
+    hyperparameters. Starts and uploads nothing."""
+    encoded = {name: _encode(value) for name, value in sorted(_hyperparameters(config, overrides).items())}
+    return jobs.input_digest({**_inputs(clients, config, data), "hyperparameters": encoded})
+
+
+def tuning_digest(clients: AwsClients, config: Config, data: TrainingData, max_jobs: int | None = None) -> str:
+    """A tuning job's `mlops:input-digest` tag: its data, code and image, static hyperparameters, ranges, strategy,
+    limits and objective. Starts and uploads nothing."""
+    tuning = config.train.tuning
+    jobs_total = max_jobs or tuning.max_jobs
+    static = {name: _encode(value) for name, value in config.train.hyperparameters.items() if name not in tuning.ranges}
+    return jobs.input_digest(
+        {
+            **_inputs(clients, config, data),
+            "static": static,
+            "ranges": _parameter_ranges(config),
+            "strategy": tuning.strategy,
+            "limits": [jobs_total, min(tuning.max_parallel, jobs_total)],
+            "objective": config.train.objective.model_dump(),
+        }
+    )
+
+
+def tuning_job_prefix(config: Config) -> str:
+    """What every tuning job name of this config starts with (see ResourceNames.tuning_job_name)."""
+    return config.names().tuning_job_name(dt.datetime.now(dt.UTC)).rsplit("-", 1)[0] + "-"
 
 
 def start_training(
@@ -210,7 +254,12 @@ def start_training(
         "HyperParameters": {**_reserved(clients, submit_directory, job_name), **encoded},
         **_definition(clients, config, data, role_arn, key_arn),
         "Tags": as_key_value(
-            {**config.standard_tags(STAGE), "mlops:dataset": config.dataset.name, "mlops:data-job": data.processing_job}
+            {
+                **config.standard_tags(STAGE),
+                "mlops:dataset": config.dataset.name,
+                "mlops:data-job": data.processing_job,
+                jobs.INPUT_DIGEST_TAG: training_digest(clients, config, data, overrides),
+            }
         ),
     }
     model_prefix = f"{request['OutputDataConfig']['S3OutputPath']}/{job_name}"
@@ -282,7 +331,12 @@ def start_tuning(
             **{k: v for k, v in _definition(clients, config, data, role_arn, key_arn).items()},
         },
         "Tags": as_key_value(
-            {**config.standard_tags(STAGE), "mlops:dataset": config.dataset.name, "mlops:data-job": data.processing_job}
+            {
+                **config.standard_tags(STAGE),
+                "mlops:dataset": config.dataset.name,
+                "mlops:data-job": data.processing_job,
+                jobs.INPUT_DIGEST_TAG: tuning_digest(clients, config, data, max_jobs),
+            }
         ),
     }
     with aws_errors(f"creating tuning job {job_name}"):

@@ -54,6 +54,15 @@ def emulator_client(emulator: manager.EmulatorInfo) -> Callable[..., Any]:
     return make
 
 
+@pytest.fixture
+def private_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Any]:
+    """A state folder of its own; whatever emulator a test starts in it is stopped afterwards."""
+    home = tmp_path / "emulator"
+    monkeypatch.setenv(HOME_ENV, str(home))
+    yield home
+    manager.stop()
+
+
 class JobKit:
     """What SageMaker job tests need: clients, a fresh bucket, tiny scripts in S3, and a wait for a job's end."""
 

@@ -29,7 +29,7 @@ def clean_records(n: int) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def project(emulator: Any) -> Cli:
-    cli = Cli(f"dp{int(time.time() * 1000) % 10**9}")
+    cli = Cli(f"dp{int(time.time() * 1000) % 10**9}", "register.approval=manual")  # the gate under test
     cli.json("storage", "init")
     cli.json("storage", "upload", "data/churn")
     cli.json("preprocess", "run", "--wait")

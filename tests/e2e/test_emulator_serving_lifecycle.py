@@ -4,23 +4,14 @@ these tests reset and stop it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from mlops_cli.emulator import manager, paths
+from mlops_cli.emulator import manager
 from tests.e2e.conftest import ServedModel, ServingKit
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def private_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    home = tmp_path / "emulator"
-    monkeypatch.setenv(paths.HOME_ENV, str(home))
-    yield home
-    manager.stop()
 
 
 def test_reset_and_down_stop_every_endpoint_server(private_home: Path, served_model: ServedModel) -> None:

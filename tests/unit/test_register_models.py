@@ -23,7 +23,7 @@ MINIMIZE = Objective(metric="validation:logloss", goal="minimize")
 
 @pytest.fixture
 def config() -> Config:
-    return registry_config()
+    return registry_config("register.approval=manual")  # local.yaml approves automatically; these test the gate
 
 
 @pytest.fixture

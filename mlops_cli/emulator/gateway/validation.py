@@ -54,7 +54,9 @@ def body_errors(schema_text: str, model_name: str, body: bytes) -> list[str]:
         document = json.loads(body) if body.strip() else {}
     except ValueError as exc:
         return [f"Invalid JSON in the request body: {exc}"]
-    return [_describe(error, validator) for error in sorted(validator.iter_errors(document), key=_order)]
+    messages = [_describe(error, validator) for error in sorted(validator.iter_errors(document), key=_order)]
+    # jsonschema reports each missing property separately; fge (and so API Gateway) names them all in one message
+    return list(dict.fromkeys(messages))
 
 
 def error_string(messages: Iterable[str]) -> str:

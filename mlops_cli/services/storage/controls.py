@@ -72,6 +72,7 @@ def storage_controls(target: StorageTarget) -> list[Control]:
                     names.data_bucket,
                     target.clients.account_id,
                     names.access_log_prefix(),
+                    _load_balancer_logs(target),
                 )
             ),
             log_bucket.tagging(target.tags),
@@ -90,6 +91,16 @@ def storage_controls(target: StorageTarget) -> list[Control]:
         bucket.tagging(target.tags),
     ]
     return controls
+
+
+def _load_balancer_logs(target: StorageTarget) -> list[dict[str, Any]]:
+    """With `lb.access_logs`, the log bucket also takes the load balancer's access logs (under lb-access/)."""
+    lb = target.config.lb
+    if lb is None or not lb.access_logs:
+        return []
+    return documents.load_balancer_log_statements(
+        target.clients.partition, target.names.log_bucket, target.clients.region, target.clients.account_id, "lb-access"
+    )
 
 
 class _Bucket:

@@ -57,7 +57,79 @@ def data_bucket_policy(partition: str, bucket: str, storage: Storage) -> dict[st
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def log_bucket_policy(partition: str, log_bucket: str, source_bucket: str, account: str, prefix: str) -> dict:
+# Regions opened before August 2022 deliver load balancer access logs as a regional Elastic Load Balancing account;
+# newer ones as the logdelivery service principal (Elastic Load Balancing user guide, "Enable access logs").
+ELB_LOG_ACCOUNTS = {
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+    "af-south-1": "098369216593",
+    "ca-central-1": "985666609251",
+    "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416",
+    "eu-south-1": "635631232127",
+    "eu-west-3": "009996457667",
+    "eu-north-1": "897822967062",
+    "ap-east-1": "754344448648",
+    "ap-northeast-1": "582318560864",
+    "ap-northeast-2": "600734575887",
+    "ap-northeast-3": "383597477331",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "ap-south-1": "718504428378",
+    "me-south-1": "076674570225",
+    "sa-east-1": "507241528517",
+}
+
+
+def load_balancer_log_statements(partition: str, log_bucket: str, region: str, account: str, prefix: str) -> list[dict]:
+    """ALB logs are written by ELB (a regional account, or its service principal); NLB logs by the log delivery
+    service, which also reads the bucket's ACL. Each may write under `<prefix>/AWSLogs/<account>/` only."""
+    arn = bucket_arn(partition, log_bucket)
+    objects = f"{arn}/{prefix}/AWSLogs/{account}/*"
+    elb = ELB_LOG_ACCOUNTS.get(region)
+    writer = (
+        {"AWS": f"arn:{partition}:iam::{elb}:root"}
+        if elb
+        else {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"}
+    )
+    return [
+        {
+            "Sid": "LoadBalancerAccessLogs",
+            "Effect": "Allow",
+            "Principal": writer,
+            "Action": "s3:PutObject",
+            "Resource": objects,
+        },
+        {
+            "Sid": "LogDeliveryWrite",
+            "Effect": "Allow",
+            "Principal": {"Service": "delivery.logs.amazonaws.com"},
+            "Action": "s3:PutObject",
+            "Resource": objects,
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", "aws:SourceAccount": account}},
+        },
+        {
+            "Sid": "LogDeliveryAclCheck",
+            "Effect": "Allow",
+            "Principal": {"Service": "delivery.logs.amazonaws.com"},
+            "Action": "s3:GetBucketAcl",
+            "Resource": arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        },
+    ]
+
+
+def log_bucket_policy(
+    partition: str,
+    log_bucket: str,
+    source_bucket: str,
+    account: str,
+    prefix: str,
+    extra_statements: list[dict] | None = None,
+) -> dict:
     """Only S3's logging service, writing this account's logs of the data bucket, may put objects; TLS only."""
     arn = bucket_arn(partition, log_bucket)
     return {
@@ -75,6 +147,7 @@ def log_bucket_policy(partition: str, log_bucket: str, source_bucket: str, accou
                     "StringEquals": {"aws:SourceAccount": account},
                 },
             },
+            *(extra_statements or []),
         ],
     }
 

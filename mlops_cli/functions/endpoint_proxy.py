@@ -1,0 +1,115 @@
+"""A Lambda function behind an Application Load Balancer that signs and forwards requests to a SageMaker endpoint
+(a load balancer cannot call InvokeEndpoint itself: it needs SigV4). Handler: `endpoint_proxy.handler`.
+
+Environment: ENDPOINT_NAME (required); HEALTH_PATH (default /health).
+
+- GET <HEALTH_PATH>: DescribeEndpoint; 200 {"status": "ok", "endpoint": ...} when it is InService, else 503.
+- POST to any other path: InvokeEndpoint with the request's body, Content-Type (default application/json) and
+  Accept; the answer is the model's body and content type. A ModelError answers the model's own status code with
+  {"message": <the model's message>}; a missing endpoint or another refusal of SageMaker's is a 502.
+- Any other method: 405.
+
+Request and response follow the ALB Lambda target contract: the event carries httpMethod, path, headers (lower-case
+names), queryStringParameters, body and isBase64Encoded; the function returns statusCode, statusDescription,
+headers, body and isBase64Encoded. Standard library and boto3 only, as in the Lambda Python runtime.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from http import HTTPStatus
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+JSON = "application/json"
+_clients: dict[str, Any] = {}
+
+
+def client(service: str) -> Any:
+    """One boto3 client per service, kept between invocations of the same execution environment."""
+    if service not in _clients:
+        _clients[service] = boto3.client(service)
+    return _clients[service]
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error" if status >= 400 else "OK"
+
+
+def respond(
+    status: int, body: bytes | str | dict[str, Any], content_type: str = JSON, **headers: str
+) -> dict[str, Any]:
+    if isinstance(body, dict):
+        body = json.dumps(body)
+    if isinstance(body, bytes):
+        try:
+            text, encoded = body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            text, encoded = base64.b64encode(body).decode("ascii"), True
+    else:
+        text, encoded = body, False
+    return {
+        "statusCode": status,
+        "statusDescription": f"{status} {_phrase(status)}",
+        "headers": {"Content-Type": content_type, **headers},
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+def health(endpoint: str) -> dict[str, Any]:
+    try:
+        status = client("sagemaker").describe_endpoint(EndpointName=endpoint)["EndpointStatus"]
+    except (ClientError, BotoCoreError) as error:
+        return respond(503, {"status": "unavailable", "endpoint": endpoint, "message": str(error)})
+    if status != "InService":
+        return respond(503, {"status": "unavailable", "endpoint": endpoint, "endpointStatus": status})
+    return respond(200, {"status": "ok", "endpoint": endpoint})
+
+
+def request_body(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+
+
+def invoke(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    arguments = {
+        "EndpointName": endpoint,
+        "ContentType": headers.get("content-type") or JSON,
+        "Body": request_body(event),
+    }
+    if headers.get("accept"):
+        arguments["Accept"] = headers["accept"]
+    try:
+        answer = client("sagemaker-runtime").invoke_endpoint(**arguments)
+    except ClientError as error:
+        details = error.response
+        if details.get("Error", {}).get("Code") == "ModelError":
+            status = int(details.get("OriginalStatusCode") or 500)
+            status = status if 400 <= status <= 599 else 500
+            return respond(status, {"message": details.get("OriginalMessage") or details["Error"].get("Message", "")})
+        return respond(502, {"message": details.get("Error", {}).get("Message") or str(error)})
+    except BotoCoreError as error:
+        return respond(502, {"message": str(error)})
+    return respond(200, answer["Body"].read(), answer.get("ContentType") or JSON)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    endpoint = os.environ["ENDPOINT_NAME"]
+    health_path = os.environ.get("HEALTH_PATH") or "/health"
+    method = str(event.get("httpMethod") or "GET").upper()
+    if event.get("path") == health_path:
+        if method == "GET":
+            return health(endpoint)
+        return respond(405, {"message": f"{method} is not allowed on {health_path}: use GET"}, Allow="GET")
+    if method == "POST":
+        return invoke(endpoint, event)
+    return respond(405, {"message": f"{method} is not allowed: POST the records to predict"}, Allow="POST")
