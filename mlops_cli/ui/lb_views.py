@@ -8,8 +8,6 @@ from rich.console import Group, RenderableType
 
 from mlops_cli.ui.tables import styled, table
 
-_HEALTH_STYLES = {"healthy": "ok", "unhealthy": "drift"}
-
 
 def _listeners(listeners: list[Any]) -> RenderableType:
     rows = [(f"{x.protocol}:{x.port}", x.action, x.url, x.ssl_policy or "") for x in listeners]
@@ -17,11 +15,7 @@ def _listeners(listeners: list[Any]) -> RenderableType:
 
 
 def _targets(targets: list[Any]) -> RenderableType:
-    rows = [
-        (t.id, t.port or "", styled(_HEALTH_STYLES.get(t.state, t.state)) if t.state in _HEALTH_STYLES else t.state,
-         t.reason or "", t.description or "")
-        for t in targets
-    ]  # fmt: skip
+    rows = [(t.id, t.port or "", styled(t.state), t.reason or "", t.description or "") for t in targets]
     return table("Targets", ["target", "port", "health", "reason", "description"], rows)
 
 

@@ -19,6 +19,10 @@ STATE_STYLES = {
     "absent": "dim",
     "skipped": "dim",
     "uploaded": "green",
+    "healthy": "green",
+    "unhealthy": "red",
+    "initial": "yellow",
+    "draining": "yellow",
 }
 
 
