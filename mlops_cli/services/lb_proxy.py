@@ -274,7 +274,7 @@ def vpc_endpoint_control(clients: AwsClients, config: Config, vpc_id: str, subne
                     VpcId=vpc_id,
                     ServiceName=vpc_endpoint_service(clients, lb),
                     SubnetIds=subnets,
-                    SecurityGroupIds=lb.target.security_group_ids or None,
+                    **({"SecurityGroupIds": lb.target.security_group_ids} if lb.target.security_group_ids else {}),
                     PrivateDnsEnabled=True,
                     TagSpecifications=[{"ResourceType": "vpc-endpoint", "Tags": tags}],
                 )

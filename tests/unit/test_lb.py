@@ -138,3 +138,30 @@ def test_delete_twice_leaves_nothing(clients: AwsClients, config: Config, endpoi
     assert clients.client("lambda").list_functions()["Functions"] == []
     roles = [r["RoleName"] for r in clients.client("iam").list_roles()["Roles"]]
     assert "churn-local-lb-proxy" not in roles
+
+
+def test_a_vpc_endpoint_target_registers_its_interfaces_ips(clients: AwsClients, endpoint: str) -> None:
+    config = make_config("lb.target.type=vpc_endpoint")
+    lb.apply(clients, config, wait=False)
+    network = lb.resolve_network(clients, config.lb)  # type: ignore[arg-type]
+    found = lb_proxy.find_vpc_endpoint(clients, config, network.vpc_id)
+    assert found is not None and found["ServiceName"] == "com.amazonaws.eu-west-1.sagemaker.runtime"
+    assert found["PrivateDnsEnabled"] and sorted(found["SubnetIds"]) == network.subnets
+    ips = lb_proxy.vpc_endpoint_ips(clients, config, network.vpc_id)
+    tg = lb.find_target_group(clients, config)
+    assert tg is not None and (tg["TargetType"], tg["Protocol"], tg["Port"]) == ("ip", "HTTPS", 443)
+    registered = {(t.id, t.port) for t in lb.registered_targets(clients, tg["TargetGroupArn"])}
+    assert ips and registered == {(ip, 443) for ip in ips}
+    assert set(_actions(lb.apply(clients, config, wait=False)).values()) == {"unchanged"}
+    assert any(item.startswith("vpc endpoint") for item in lb.delete(clients, config).deleted)
+    assert lb_proxy.find_vpc_endpoint(clients, config, network.vpc_id) is None
+
+
+def test_a_network_load_balancer_forwards_tcp_without_a_security_group(clients: AwsClients, endpoint: str) -> None:
+    config = make_config("lb.type=network", "lb.target.type=ip", "lb.target.targets=[{id: 172.31.0.10}]")
+    result = lb.apply(clients, config, wait=False)
+    assert "security group" not in _actions(result)
+    assert [(x.protocol, x.port) for x in result.listeners] == [("TCP", 80)]
+    tg = lb.find_target_group(clients, config)
+    assert tg is not None and (tg["Protocol"], tg["HealthCheckProtocol"]) == ("TLS", "TCP")
+    assert set(_actions(lb.apply(clients, config, wait=False)).values()) == {"unchanged"}
