@@ -22,47 +22,15 @@ from mlops_cli.errors import OperationFailed, PreconditionFailed
 from mlops_cli.services import gateway_definition as gd
 from mlops_cli.services.convergence import Control, ControlResult, canonical, converge, inspect
 from mlops_cli.services.deploy import Prediction, describe_endpoint, endpoint_name
+from mlops_cli.services.gateway_definition import STAGE, GatewayNames, names_of
+from mlops_cli.services.gateway_keys import create_key, delete_key, find_usage_plan, key_value, plan_keys
 from mlops_cli.services.roles import delete_role, role_controls, service_trust
 
-STAGE = "gateway"
 POLICY_NAME = "mlops-gateway"
 ACCOUNT_LOGS_ROLE = "mlops-apigateway-cloudwatch"  # one per account: API Gateway writes every API's logs with it
 DEPLOYMENT_PREFIX = "mlops:"
 _NOT_FOUND = ("NotFoundException",)
 ANONYMOUS_WARNING = "gateway.auth is 'none': anyone who knows the URL can call the model."
-
-
-@dataclass(frozen=True)
-class GatewayNames:
-    prefix: str
-
-    @property
-    def api(self) -> str:
-        return self.prefix
-
-    @property
-    def role(self) -> str:
-        return f"{self.prefix}-apigateway"
-
-    @property
-    def usage_plan(self) -> str:
-        return self.prefix
-
-    @property
-    def default_key(self) -> str:
-        return f"{self.prefix}-default"
-
-    @property
-    def access_log_group(self) -> str:
-        return f"/aws/apigateway/{self.prefix}/access"
-
-    @staticmethod
-    def execution_log_group(api_id: str, stage: str) -> str:
-        return f"API-Gateway-Execution-Logs_{api_id}/{stage}"
-
-
-def names_of(config: Config) -> GatewayNames:
-    return GatewayNames(config.names().prefix)
 
 
 @dataclass
@@ -531,16 +499,6 @@ def _stage_control(api: _Api, desired: dict[str, Any]) -> Control:
     return Control("stage settings", desired, read, write, matches=_same, parent="deployment")
 
 
-def find_usage_plan(clients: AwsClients, config: Config) -> dict[str, Any] | None:
-    name = names_of(config).usage_plan
-    with aws_errors("listing usage plans"):
-        for page in clients.client("apigateway").get_paginator("get_usage_plans").paginate():
-            for plan in page["items"]:
-                if plan["name"] == name:
-                    return dict(plan)
-    return None
-
-
 def _usage_plan_desired(config: Config, api_id: str | None) -> dict[str, Any]:
     gateway = config.gateway
     return {
@@ -604,8 +562,6 @@ def _usage_plan_controls(clients: AwsClients, config: Config, api: _Api) -> list
         return any(key["enabled"] for key in plan_keys(clients, plan["id"])) or None
 
     def write_keys() -> None:
-        from mlops_cli.services.gateway_keys import create_key
-
         create_key(clients, config, names.default_key)
 
     return [
@@ -617,21 +573,6 @@ def _usage_plan_controls(clients: AwsClients, config: Config, api: _Api) -> list
 def _number(value: Any, kind: type[int] | type[float]) -> int | float | None:
     # numbers read back as numbers, whatever type the service answers them in
     return None if value is None else kind(float(value))
-
-
-def plan_keys(clients: AwsClients, plan_id: str, *, reveal: bool = False) -> list[dict[str, Any]]:
-    """The API keys of a usage plan, with their values only when `reveal`."""
-    apigw = clients.client("apigateway")
-    keys = []
-    with aws_errors("listing the usage plan's API keys"):
-        for page in apigw.get_paginator("get_usage_plan_keys").paginate(usagePlanId=plan_id):
-            for item in page["items"]:
-                key = get_or_none(
-                    "reading an API key", _NOT_FOUND, apigw.get_api_key, apiKey=item["id"], includeValue=reveal
-                )
-                if key is not None:
-                    keys.append(dict(key))
-    return keys
 
 
 def _controls(clients: AwsClients, config: Config, api: _Api) -> list[Control]:
@@ -754,8 +695,6 @@ def invoke(
     url = require_url(clients, config) + f"/{gd.PREDICT_PATH}"
     headers = {"Content-Type": content_type, "Accept": accept}
     if config.gateway.auth == "api_key":
-        from mlops_cli.services.gateway_keys import key_value
-
         headers["x-api-key"] = key_value(clients, config, key_id)
     answer = send(
         clients.session,
@@ -786,8 +725,6 @@ def _message(answer: HttpAnswer) -> str:
 def delete(clients: AwsClients, config: Config) -> DeleteResult:
     """Usage plan and its keys, the API, its log groups and its role. The account's logging role stays: every API in
     the account and region logs with it. Deleting twice succeeds."""
-    from mlops_cli.services.gateway_keys import delete_key
-
     apigw, names = clients.client("apigateway"), names_of(config)
     deleted: list[str] = []
     found = find_api(clients, config)

@@ -14,6 +14,7 @@ from typing import Any
 
 from mlops_cli.config.models import Column, Config, Dataset, Gateway
 
+STAGE = "gateway"  # the mlops:stage tag
 MODEL_NAME = "PredictRequest"
 VALIDATOR_NAME = "body-and-parameters"
 PREDICT_PATH = "predict"
@@ -74,6 +75,39 @@ GATEWAY_RESPONSES: dict[str, tuple[str, str]] = {
     "DEFAULT_4XX": ("", _ERROR_TEMPLATE),  # no status: each error keeps its own
     "DEFAULT_5XX": ("", _ERROR_TEMPLATE),
 }
+
+
+@dataclass(frozen=True)
+class GatewayNames:
+    prefix: str
+
+    @property
+    def api(self) -> str:
+        return self.prefix
+
+    @property
+    def role(self) -> str:
+        return f"{self.prefix}-apigateway"
+
+    @property
+    def usage_plan(self) -> str:
+        return self.prefix
+
+    @property
+    def default_key(self) -> str:
+        return f"{self.prefix}-default"
+
+    @property
+    def access_log_group(self) -> str:
+        return f"/aws/apigateway/{self.prefix}/access"
+
+    @staticmethod
+    def execution_log_group(api_id: str, stage: str) -> str:
+        return f"API-Gateway-Execution-Logs_{api_id}/{stage}"
+
+
+def names_of(config: Config) -> GatewayNames:
+    return GatewayNames(config.names().prefix)
 
 
 @dataclass(frozen=True)

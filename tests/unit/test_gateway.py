@@ -110,7 +110,7 @@ def test_a_changed_throttle_is_applied_and_deployed(clients: AwsClients, config:
     stage = apigw.get_stage(restApiId=result.api_id, stageName="v1")
     assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 7.0
     assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 9
-    plan = gateway.find_usage_plan(clients, changed)
+    plan = gateway_keys.find_usage_plan(clients, changed)
     assert plan is not None and plan["throttle"] == {"rateLimit": 7.0, "burstLimit": 9}
 
 
@@ -142,7 +142,7 @@ def test_drift_is_reported_and_repaired(clients: AwsClients, config: Config, end
 def test_security_settings(clients: AwsClients, config: Config, endpoint: str) -> None:
     result = gateway.apply(clients, config)
     apigw, iam = clients.client("apigateway"), clients.client("iam")
-    policy = iam.get_role_policy(RoleName=gateway.names_of(config).role, PolicyName=gateway.POLICY_NAME)
+    policy = iam.get_role_policy(RoleName=gd.names_of(config).role, PolicyName=gateway.POLICY_NAME)
     document = policy["PolicyDocument"]
     document = json.loads(document) if isinstance(document, str) else document
     assert document["Statement"] == [
@@ -153,7 +153,7 @@ def test_security_settings(clients: AwsClients, config: Config, endpoint: str) -
             "Resource": f"arn:aws:sagemaker:eu-west-1:123456789012:endpoint/{endpoint}",
         }
     ]
-    trust = iam.get_role(RoleName=gateway.names_of(config).role)["Role"]["AssumeRolePolicyDocument"]
+    trust = iam.get_role(RoleName=gd.names_of(config).role)["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "apigateway.amazonaws.com"}
     for resource in apigw.get_resources(restApiId=result.api_id)["items"]:
         for http_method in resource.get("resourceMethods") or {}:
