@@ -26,8 +26,10 @@ def apply(
     """Create or update the security group, load balancer, target group, targets (the proxy function for lambda)
     and listeners. Nothing changed: nothing is touched."""
     from mlops_cli.services import lb
+    from mlops_cli.ui.jobs import Waiting
 
-    result = lb.apply(run.clients, run.config, wait=wait, timeout=timeout)
+    with Waiting(run.out, "Load balancer: converging, then waiting for healthy targets"):
+        result = lb.apply(run.clients, run.config, wait=wait, timeout=timeout)
     run.out.result(result, lambda: views.apply_view(result))
 
 

@@ -50,3 +50,26 @@ class JobWatch:
             self._last_status = status
         elapsed = state.elapsed_seconds if state.elapsed_seconds is not None else time.monotonic() - self._started
         self._spinner.update(text=f"{state.name}: {state.status} {_clock(elapsed)}")
+
+
+class Waiting:
+    """A spinner with the elapsed time, for a wait that reports nothing on the way (boto3's waiters)."""
+
+    def __init__(self, out: Output, label: str) -> None:
+        self.label = label
+        self._spinner = Spinner("dots", text=label)
+        self._started = time.monotonic()
+        self._live = Live(self, console=out.stderr, transient=True, refresh_per_second=8)
+        self._show = not out.quiet
+
+    def __rich__(self) -> Spinner:
+        self._spinner.update(text=f"{self.label} {_clock(time.monotonic() - self._started)}")
+        return self._spinner
+
+    def __enter__(self) -> Waiting:
+        if self._show:
+            self._live.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._live.stop()
