@@ -175,3 +175,9 @@ def command(app: typer.Typer, name: str, **kwargs: Any) -> Callable[[F], F]:
         return func
 
     return decorate
+
+
+# The rows of `deploy invoke` and `gateway invoke`: one way to give them, whichever path they take.
+DATA_OPTION = typer.Option(None, "--data", help='JSON: {"instances": [{...}]}, a list of records, or one record.')
+FILE_OPTION = typer.Option(None, "--file", help="rows.csv (a header row is matched by name) or rows.json.")
+ACCEPT_OPTION = typer.Option("application/json", "--accept", help="application/json or text/csv.")

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import typer
 
-from mlops_cli.commands.common import Invocation, command
+from mlops_cli.commands.common import ACCEPT_OPTION, DATA_OPTION, FILE_OPTION, Invocation, command
 from mlops_cli.errors import Interrupted
 from mlops_cli.ui import deploy_views as views
 
@@ -62,11 +62,9 @@ def status(run: Invocation) -> None:
 @command(app, "invoke")
 def invoke(
     run: Invocation,
-    data: str | None = typer.Option(
-        None, "--data", help='JSON: {"instances": [{...}]}, a list of records, or one record.'
-    ),
-    file: Path | None = typer.Option(None, "--file", help="rows.csv (a header row is matched by name) or rows.json."),
-    accept: str = typer.Option("application/json", "--accept", help="application/json or text/csv."),
+    data: str | None = DATA_OPTION,
+    file: Path | None = FILE_OPTION,
+    accept: str = ACCEPT_OPTION,
 ) -> None:
     """Send rows to the endpoint and print the predicted label and probability of each."""
     from mlops_cli.services import deploy

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from mlops_cli.commands.common import Invocation, command
+from mlops_cli.commands.common import ACCEPT_OPTION, DATA_OPTION, FILE_OPTION, Invocation, command
 from mlops_cli.ui import gateway_views as views
 
 app = typer.Typer(
@@ -57,11 +57,9 @@ def url(run: Invocation) -> None:
 @command(app, "invoke")
 def invoke(
     run: Invocation,
-    data: str | None = typer.Option(
-        None, "--data", help='JSON: {"instances": [{...}]}, a list of records, or one record.'
-    ),
-    file: Path | None = typer.Option(None, "--file", help="rows.csv (a header row is matched by name) or rows.json."),
-    accept: str = typer.Option("application/json", "--accept", help="application/json or text/csv."),
+    data: str | None = DATA_OPTION,
+    file: Path | None = FILE_OPTION,
+    accept: str = ACCEPT_OPTION,
     key: str | None = typer.Option(None, "--key", help="API key id or name to send; default: the first enabled."),
 ) -> None:
     """Send rows through the API over HTTPS, as a client does (with the API key, or signed with SigV4 for iam)."""
