@@ -281,24 +281,32 @@ def listener_definitions(lb: LoadBalancer, target_group_arn: str) -> dict[int, d
 
 
 class _State:
-    """ARNs and ids learnt while converging: later controls need what earlier ones create."""
+    """ARNs and ids learnt while converging: later controls need what earlier ones create. Once a resource is found
+    its id stays the same for the run, so it is looked up until found and then remembered."""
 
     def __init__(self, clients: AwsClients, config: Config, network: Network) -> None:
         self.clients, self.config, self.network = clients, config, network
         self.lb = require_lb(config)
         self.elbv2, self.ec2 = clients.client("elbv2"), clients.client("ec2")
+        self._ids: dict[str, str] = {}
+
+    def _remembered(self, kind: str, find: Callable[[], dict[str, Any] | None], key: str) -> str | None:
+        if kind not in self._ids:
+            found = find()
+            if found is None:
+                return None
+            self._ids[kind] = found[key]
+        return self._ids[kind]
 
     def lb_arn(self) -> str | None:
-        found = find_load_balancer(self.clients, self.config)
-        return found["LoadBalancerArn"] if found else None
+        return self._remembered("lb", lambda: find_load_balancer(self.clients, self.config), "LoadBalancerArn")
 
     def tg_arn(self) -> str | None:
-        found = find_target_group(self.clients, self.config)
-        return found["TargetGroupArn"] if found else None
+        return self._remembered("tg", lambda: find_target_group(self.clients, self.config), "TargetGroupArn")
 
     def sg_id(self) -> str | None:
-        found = find_security_group(self.clients, self.config, self.network.vpc_id)
-        return found["GroupId"] if found else None
+        vpc = self.network.vpc_id
+        return self._remembered("sg", lambda: find_security_group(self.clients, self.config, vpc), "GroupId")
 
     def require(self, value: str | None, what: str) -> str:
         if value is None:
