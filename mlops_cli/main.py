@@ -7,6 +7,7 @@ import traceback
 from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from mlops_cli import __version__
 from mlops_cli.commands import (
@@ -22,7 +23,31 @@ from mlops_cli.commands import (
     train_cmd,
 )
 from mlops_cli.commands.common import COMMON_PARAMETERS, options_from
-from mlops_cli.errors import MlopsError
+from mlops_cli.errors import Interrupted, MlopsError
+
+INTERRUPTED = "Interrupted."
+INTERRUPTED_HINT = "Running the command again continues where it stopped."
+
+
+def interrupted() -> Interrupted:
+    return Interrupted(INTERRUPTED, hint=INTERRUPTED_HINT)
+
+
+class _RootGroup(TyperGroup):
+    """Turns Ctrl-C into `Interrupted` wherever it lands. Typer would otherwise turn a KeyboardInterrupt into
+    `Exit(130)`, which `standalone_mode=False` returns as a bare exit code: no message, no JSON error."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except (KeyboardInterrupt, typer.Abort):
+            raise interrupted() from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeyboardInterrupt, typer.Abort):  # Abort: Ctrl-C at a prompt
+            raise interrupted() from None
 
 
 class MlopsApp(typer.Typer):
@@ -41,8 +66,9 @@ class MlopsApp(typer.Typer):
         except typer.Exit as exc:
             sys.exit(exc.exit_code)
         except (typer.Abort, KeyboardInterrupt):
-            sys.stderr.write("\nInterrupted. Running the command again continues where it stopped.\n")
-            sys.exit(130)
+            stopped = interrupted()
+            _report(stopped, stopped.exit_code, json_mode, verbose=False)
+            sys.exit(stopped.exit_code)
         except Exception as exc:
             if _is_usage_error(exc):  # click's own errors (bad option, missing argument, unknown command)
                 exc.show()  # type: ignore[attr-defined]
@@ -75,6 +101,7 @@ def _report(exc: BaseException, code: int, json_mode: bool, verbose: bool) -> No
 
 
 app = MlopsApp(
+    cls=_RootGroup,
     name="mlops",
     help="Build and run a machine-learning system on AWS SageMaker from one YAML config.\n\n"
     "Start with `mlops local up` and `mlops storage init -c configs/local.yaml` to try it on this machine.",

@@ -73,3 +73,57 @@ def test_options_before_and_after_the_command_agree(capsys: pytest.CaptureFixtur
 def test_unknown_command_and_option_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["storage", "bogus"]) == 2
     assert run(["storage", "init", "--bogus"]) == 2
+
+
+# One command per group, and the first function it calls that can take time: Ctrl-C lands there.
+INTERRUPTIBLE = {
+    "config": (["config", "validate"], "mlops_cli.config.loader.load_config"),
+    "local": (["local", "status"], "mlops_cli.emulator.manager.status"),
+    "storage": (["storage", "status"], "mlops_cli.services.storage.stack.storage_status"),
+    "preprocess": (["preprocess", "list"], "mlops_cli.services.jobs.list_jobs"),
+    "train": (["train", "status", "job-1"], "mlops_cli.services.jobs.describe_any"),
+    "register": (["register", "list"], "mlops_cli.services.experiments.record_pending"),
+    "deploy": (["deploy", "status"], "mlops_cli.services.deploy.status"),
+    "gateway": (["gateway", "status"], "mlops_cli.services.gateway.status"),
+    "lb": (["lb", "status"], "mlops_cli.services.lb.status"),
+    "pipeline": (["pipeline", "run"], "mlops_cli.services.pipeline.select_stages"),
+}
+
+
+@pytest.mark.parametrize("json_mode", [False, True], ids=["text", "json"])
+@pytest.mark.parametrize("group", sorted(INTERRUPTIBLE))
+def test_ctrl_c_exits_130_with_a_message_in_every_group(
+    group: str, json_mode: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args, target = INTERRUPTIBLE[group]
+
+    def interrupt(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(target, interrupt)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    config = str(Path(__file__).resolve().parents[2] / "configs" / "local.yaml")
+    # no emulator: the clients are made for AWS, and the interrupted call is the first that would reach it
+    options = ["-c", config, "--set", "aws.endpoint_url=", *(["--json"] if json_mode else [])]
+    assert run([*args, *options]) == 130
+    captured = capsys.readouterr()
+    assert "Interrupted" in captured.err and "continues where it stopped" in captured.err
+    if json_mode:
+        error = json.loads(captured.out)["error"]
+        assert error["exit_code"] == 130 and error["type"] == "Interrupted"
+    else:
+        assert captured.out == ""
+
+
+def test_ctrl_c_at_a_prompt_is_an_interruption(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    def abort(*_: object, **__: object) -> None:
+        raise typer.Abort  # what typer.confirm raises on Ctrl-C
+
+    monkeypatch.setattr("mlops_cli.emulator.manager.status", abort)
+    assert run(["local", "status", "--json"]) == 130
+    assert json.loads(capsys.readouterr().out)["error"]["type"] == "Interrupted"
