@@ -31,7 +31,8 @@ def run_pipeline(
     ),
 ) -> None:
     """Run every stage in order, skipping what is already up to date, and print what each did. Stops at the first
-    failure with its exit code. Two runs of one config on one machine at once: the second exits 3."""
+    failure with its exit code. Two runs for one project and environment on one machine at once (whatever
+    config file each was given): the second exits 3."""
     from mlops_cli.services import pipeline
 
     stages = pipeline.select_stages(start, end)  # a bad name is refused before the config is even read
@@ -47,11 +48,12 @@ def run_pipeline(
         config_path=str(run.config_path),
     )
     pipeline.check_options(config, options)
+    clients = run.clients
     with (
-        pipeline.pipeline_lock(config, run.config_path),
+        pipeline.pipeline_lock(config, clients.account_id, clients.region),
         views.PipelineProgress(run.out, show_logs=run.out.verbose) as progress,
     ):
-        result = pipeline.run(run.clients, config, options, observe=progress)
+        result = pipeline.run(clients, config, options, observe=progress)
     if result.error is not None:
         run.out.error(result.error.message.replace("[", r"\["))
         if result.error.hint:

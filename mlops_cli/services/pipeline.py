@@ -17,7 +17,8 @@ AWS is the state, so a skip decision reads AWS, never a local file:
   answer the endpoint gives.
 
 A stage that fails stops the run; the result holds every stage run so far and the error with its exit code.
-Concurrent runs of one config on one machine are refused by `pipeline_lock`.
+Concurrent runs for one project and environment (in one account and region) on one machine are refused by
+`pipeline_lock`, whichever config file each run was given.
 """
 
 from __future__ import annotations
@@ -178,22 +179,26 @@ def check_options(config: Config, options: Options) -> None:
 # --- the lock --------------------------------------------------------------------------------------------------
 
 
-def lock_path(config: Config, config_path: Path) -> Path:
-    """<user cache>/mlops/locks/pipeline-<project>-<env>-<hash of the resolved config path>.lock"""
+def lock_path(config: Config, account: str, region: str) -> Path:
+    """<user cache>/mlops/locks/pipeline-<project>-<env>-<hash of project, env, account and region>.lock
+
+    Keyed on what the run changes (the resources of one project and environment in one account and region), not on
+    the config file: two copies of one config, or two files for the same environment, share the lock."""
     import platformdirs
 
-    digest = hashlib.sha256(str(config_path.expanduser().resolve()).encode()).hexdigest()[:12]
+    key = json.dumps([config.project, config.environment, account, region])
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     folder = Path(platformdirs.user_cache_dir("mlops")) / "locks"
     return folder / f"pipeline-{config.project}-{config.environment}-{digest}.lock"
 
 
 @contextmanager
-def pipeline_lock(config: Config, config_path: Path) -> Iterator[Path]:
-    """Held for the whole run: a second run of the same config on this machine fails at once (exit 3), naming the
-    lock file and the pid that holds it (written next to it, in <lock>.pid)."""
+def pipeline_lock(config: Config, account: str, region: str) -> Iterator[Path]:
+    """Held for the whole run: a second run for the same project, environment, account and region on this machine
+    fails at once (exit 3), naming the lock file and the pid that holds it (written next to it, in <lock>.pid)."""
     import filelock
 
-    path = lock_path(config, config_path)
+    path = lock_path(config, account, region)
     path.parent.mkdir(parents=True, exist_ok=True)
     pid_file = path.with_name(path.name + ".pid")
     lock = filelock.FileLock(str(path), timeout=0)

@@ -105,27 +105,32 @@ def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
-def test_lock_file_is_named_from_project_environment_and_config_path(cache_home: Path) -> None:
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+
+
+def test_lock_file_is_named_from_project_environment_account_and_region(cache_home: Path) -> None:
     config = make_config()
-    path = pipeline.lock_path(config, Path(LOCAL))
+    path = pipeline.lock_path(config, ACCOUNT, REGION)
     assert path.parent == cache_home / "mlops" / "locks"
     assert path.name.startswith("pipeline-churn-local-") and path.suffix == ".lock"
-    assert pipeline.lock_path(config, Path("configs/../configs/local.yaml").resolve()) == path
-    assert pipeline.lock_path(make_config("project=other"), Path(LOCAL)) != path
-    assert pipeline.lock_path(config, Path("/elsewhere/local.yaml")) != path
+    assert pipeline.lock_path(make_config("tags.team=other"), ACCOUNT, REGION) == path  # any file, same resources
+    assert pipeline.lock_path(make_config("project=other"), ACCOUNT, REGION) != path
+    assert pipeline.lock_path(make_config("environment=other"), ACCOUNT, REGION) != path
+    assert pipeline.lock_path(config, "210987654321", REGION) != path
+    assert pipeline.lock_path(config, ACCOUNT, "us-east-1") != path
 
 
 def test_a_second_run_is_refused_naming_the_lock_and_the_pid(cache_home: Path) -> None:
     config = make_config()
-    with pipeline.pipeline_lock(config, Path(LOCAL)) as path:
+    with pipeline.pipeline_lock(config, ACCOUNT, REGION) as path:
         assert path.with_name(path.name + ".pid").read_text().strip() == str(os.getpid())
-        with pytest.raises(PreconditionFailed) as refused, pipeline.pipeline_lock(config, Path(LOCAL)):
+        with pytest.raises(PreconditionFailed) as refused, pipeline.pipeline_lock(config, ACCOUNT, REGION):
             pass
         assert refused.value.exit_code == 3
         assert str(path) in refused.value.message and f"pid {os.getpid()}" in refused.value.message
-        with pipeline.pipeline_lock(make_config("project=other"), Path(LOCAL)):
+        with pipeline.pipeline_lock(make_config("project=other"), ACCOUNT, REGION):
             pass  # another project's runs are independent
-    with pipeline.pipeline_lock(config, Path(LOCAL)):
+    with pipeline.pipeline_lock(config, ACCOUNT, REGION):
         pass  # released: the next run gets it
 
 
@@ -133,14 +138,30 @@ def test_a_lock_held_by_another_filelock_is_respected(cache_home: Path) -> None:
     import filelock
 
     config = make_config()
-    path = pipeline.lock_path(config, Path(LOCAL))
+    path = pipeline.lock_path(config, ACCOUNT, REGION)
     path.parent.mkdir(parents=True)
     path.with_name(path.name + ".pid").write_text("4242\n")
     other = filelock.FileLock(str(path), timeout=0)
-    with other, pytest.raises(PreconditionFailed, match="pid 4242"), pipeline.pipeline_lock(config, Path(LOCAL)):
+    with other, pytest.raises(PreconditionFailed, match="pid 4242"), pipeline.pipeline_lock(config, ACCOUNT, REGION):
         pass
-    with pipeline.pipeline_lock(config, Path(LOCAL)) as held:
+    with pipeline.pipeline_lock(config, ACCOUNT, REGION) as held:
         assert held == path
+
+
+def test_a_copy_of_the_config_elsewhere_does_not_bypass_the_lock(
+    clients: AwsClients, config: Config, cache_home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("local.yaml", "base.yaml"):
+        shutil.copy(CONFIGS / name, copy / name)
+    with pipeline.pipeline_lock(config, clients.account_id, clients.region) as path:  # a run of configs/local.yaml
+        code = run(["pipeline", "run", "-c", str(copy / "local.yaml"), "--set", "aws.endpoint_url=", "--to", "storage"])
+    assert code == 3
+    assert str(path) in capsys.readouterr().err.replace("\n", "")
+    assert clients.client("s3").list_buckets()["Buckets"] == []  # the refused run changed nothing
 
 
 # --- the run loop ----------------------------------------------------------------------------------------------
