@@ -203,6 +203,9 @@ class Storage(Strict):
     kms_key: str | None = Field(None, description="Existing KMS key ARN or alias; default: a project key is created.")
     access_logging: bool = Field(True, description="Server access logs into the log bucket.")
     log_retention_days: int = Field(365, ge=1, le=3650, description="Expire access logs after N days.")
+    job_log_retention_days: int = Field(
+        365, description="Days CloudWatch Logs keeps the SageMaker job and endpoint logs (a CloudWatch Logs period)."
+    )
     readers: list[AccessGrant] = Field(default_factory=list, description="Principals that may read their prefixes.")
     writers: list[AccessGrant] = Field(default_factory=list, description="Principals that may write their prefixes.")
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
@@ -213,6 +216,15 @@ class Storage(Strict):
     def _bucket(cls, value: str | None) -> str | None:
         if value is not None and (problems := bucket_name_problems(value)):
             raise ValueError(f"bucket name '{value}' " + "; ".join(problems))
+        return value
+
+    @field_validator("job_log_retention_days")
+    @classmethod
+    def _job_log_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            raise ValueError(
+                f"{value} is not a CloudWatch Logs retention period ({', '.join(map(str, LOG_RETENTION_DAYS))})"
+            )
         return value
 
     @field_validator("kms_key")

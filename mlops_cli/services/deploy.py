@@ -22,7 +22,7 @@ from mlops_cli.config.models import Config
 from mlops_cli.errors import OperationFailed, PreconditionFailed, WaitTimeout
 from mlops_cli.services.convergence import Action, Control, ControlResult, converge
 from mlops_cli.services.processing import vpc_config
-from mlops_cli.services.roles import ensure_execution_role
+from mlops_cli.services.roles import ensure_serving_role
 from mlops_cli.services.security import job_encryption_key
 
 STAGE = "deploy"
@@ -115,6 +115,10 @@ def _ensure_model(clients: AwsClients, config: Config, version: Any, role_arn: s
     sagemaker = clients.client("sagemaker")
     name = f"{config.names(clients.account_id).prefix}-v{version.number}"
     found = get_or_none(f"describing model {name}", _NOT_FOUND, sagemaker.describe_model, ModelName=name)
+    if found is not None and found.get("ExecutionRoleArn") != role_arn:
+        # a model's role cannot change: one made with another role gets a sibling named after the role
+        name = f"{name}-{_digest(role_arn)}"
+        found = get_or_none(f"describing model {name}", _NOT_FOUND, sagemaker.describe_model, ModelName=name)
     if found is None:
         request: dict[str, Any] = {
             "ModelName": name,
@@ -386,7 +390,7 @@ def apply(
     version = _select_version(clients, config, version_number)
     endpoint = endpoint_name(config)
     key_arn = job_encryption_key(clients, config)
-    role = ensure_execution_role(clients, config, key_arn)
+    role = ensure_serving_role(clients, config, endpoint, key_arn)
     model = _ensure_model(clients, config, version, role.arn)
     request = _endpoint_config_request(clients, config, model, version.number)
     config_name = request["EndpointConfigName"]

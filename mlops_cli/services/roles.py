@@ -48,6 +48,30 @@ def trust_policy(account: str) -> dict[str, Any]:
     return service_trust("sagemaker.amazonaws.com", account)
 
 
+def project_key_statements(kms_key_arn: str, *, grants: bool) -> list[dict[str, Any]]:
+    """Use of the project key. A grant lets SageMaker encrypt the job's volumes; it may be created only for an AWS
+    service acting on the caller's behalf (kms:GrantIsForAWSResource), never handed to an arbitrary principal."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ProjectKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+            "Resource": kms_key_arn,
+        }
+    ]
+    if grants:
+        statements.append(
+            {
+                "Sid": "ProjectKeyGrantsForAwsServices",
+                "Effect": "Allow",
+                "Action": "kms:CreateGrant",
+                "Resource": kms_key_arn,
+                "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+            }
+        )
+    return statements
+
+
 def execution_policy(config: Config, clients: AwsClients, kms_key_arn: str | None) -> dict[str, Any]:
     partition, region, account = clients.partition, clients.region, clients.account_id
     bucket = bucket_arn(partition, config.names(account).data_bucket)
@@ -109,42 +133,39 @@ def execution_policy(config: Config, clients: AwsClients, kms_key_arn: str | Non
         },
     ]
     if kms_key_arn:
-        statements.append(
-            {
-                "Sid": "ProjectKey",
-                "Effect": "Allow",
-                "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
-                "Resource": kms_key_arn,
-            }
-        )
+        statements += project_key_statements(kms_key_arn, grants=True)
     if config.network.vpc:
-        statements.append(
-            {
-                "Sid": "JobNetworkInterfaces",
-                "Effect": "Allow",
-                "Action": [
-                    "ec2:CreateNetworkInterface",
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                    "ec2:DescribeNetworkInterfaces",
-                    "ec2:DescribeVpcs",
-                    "ec2:DescribeDhcpOptions",
-                    "ec2:DescribeSubnets",
-                    "ec2:DescribeSecurityGroups",
-                ],
-                "Resource": "*",  # SageMaker creates the interfaces; scoped by the subnet condition below
-                "Condition": {
-                    "ForAnyValue:StringEquals": {
-                        "ec2:Subnet": [
-                            f"arn:{partition}:ec2:{region}:{account}:subnet/{subnet}"
-                            for subnet in config.network.vpc.subnet_ids
-                        ]
-                    }
-                },
-            }
-        )
+        statements.append(_network_interfaces(config, clients))
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _network_interfaces(config: Config, clients: AwsClients) -> dict[str, Any]:
+    partition, region, account = clients.partition, clients.region, clients.account_id
+    assert config.network.vpc is not None
+    return {
+        "Sid": "JobNetworkInterfaces",
+        "Effect": "Allow",
+        "Action": [
+            "ec2:CreateNetworkInterface",
+            "ec2:CreateNetworkInterfacePermission",
+            "ec2:DeleteNetworkInterface",
+            "ec2:DeleteNetworkInterfacePermission",
+            "ec2:DescribeNetworkInterfaces",
+            "ec2:DescribeVpcs",
+            "ec2:DescribeDhcpOptions",
+            "ec2:DescribeSubnets",
+            "ec2:DescribeSecurityGroups",
+        ],
+        "Resource": "*",  # SageMaker creates the interfaces; scoped by the subnet condition below
+        "Condition": {
+            "ForAnyValue:StringEquals": {
+                "ec2:Subnet": [
+                    f"arn:{partition}:ec2:{region}:{account}:subnet/{subnet}"
+                    for subnet in config.network.vpc.subnet_ids
+                ]
+            }
+        },
+    }
 
 
 def ensure_execution_role(clients: AwsClients, config: Config, kms_key_arn: str | None) -> RoleResult:
@@ -165,6 +186,90 @@ def ensure_execution_role(clients: AwsClients, config: Config, kms_key_arn: str 
     results = converge(controls)
     arn = f"arn:{clients.partition}:iam::{clients.account_id}:role/{name}"
     return RoleResult(arn=arn, controls=results)
+
+
+SERVING_POLICY_NAME = "mlops-serving"
+SERVING_STAGE = "deploy"
+
+
+def serving_role_name(config: Config, account: str | None = None) -> str:
+    return f"{config.names(account).prefix}-sagemaker-serving"
+
+
+def serving_policy(config: Config, clients: AwsClients, endpoint: str, kms_key_arn: str | None) -> dict[str, Any]:
+    """What the endpoint's model needs and nothing more: read the model artefacts of its dataset (not the raw data,
+    not other prefixes), write its own data capture, logs and metrics, and pull the serving image. No write to
+    models/: a model that is served cannot replace a registered one."""
+    partition, region, account = clients.partition, clients.region, clients.account_id
+    bucket = bucket_arn(partition, config.names(account).data_bucket)
+    models = f"models/{config.dataset.name}/"
+    capture = f"capture/{config.dataset.name}/"
+    image = sklearn_image_uri(region, config.train.framework_version)
+    registry_account = image.split(".", 1)[0]
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadModelArtefacts",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": f"{bucket}/{models}*",
+        },
+        {
+            "Sid": "WriteDataCapture",
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+            "Resource": f"{bucket}/{capture}*",
+        },
+        {
+            "Sid": "OwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": f"arn:{partition}:logs:{region}:{account}:log-group:/aws/sagemaker/Endpoints/{endpoint}:*",
+        },
+        {
+            "Sid": "OwnMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",  # PutMetricData has no resource type; the namespace condition scopes it
+            "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints", "aws/sagemaker/*"]}},
+        },
+        {
+            "Sid": "PullScikitLearnImage",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            "Resource": f"arn:{partition}:ecr:{region}:{registry_account}:repository/sagemaker-scikit-learn",
+        },
+        {
+            "Sid": "EcrLogin",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",  # this action has no resource type
+        },
+    ]
+    if kms_key_arn:
+        # decrypt the model, encrypt the capture files; the endpoint's volume grant is the caller's to create
+        statements += project_key_statements(kms_key_arn, grants=False)
+    if config.network.vpc:
+        statements.append(_network_interfaces(config, clients))
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def ensure_serving_role(clients: AwsClients, config: Config, endpoint: str, kms_key_arn: str | None) -> RoleResult:
+    """The role the endpoint's model runs with: the configured `aws.role_arn`, or the project's serving role."""
+    if config.aws.role_arn:
+        return RoleResult(arn=config.aws.role_arn, controls=[])
+    name = serving_role_name(config, clients.account_id)
+    controls = role_controls(
+        clients,
+        label="serving role",
+        name=name,
+        trust=trust_policy(clients.account_id),
+        policy_name=SERVING_POLICY_NAME,
+        policy=serving_policy(config, clients, endpoint, kms_key_arn),
+        description="SageMaker endpoint of mlops; generated from the project config",
+        tags=config.standard_tags(SERVING_STAGE),
+    )
+    results = converge(controls)
+    return RoleResult(arn=f"arn:{clients.partition}:iam::{clients.account_id}:role/{name}", controls=results)
 
 
 def role_controls(

@@ -12,10 +12,12 @@ from tests.unit.conftest import make_config
 
 EXPECTED_CONTROLS = [
     "encryption key",
+    "encryption key policy",
     "log bucket",
     "log bucket ownership",
     "log bucket public access block",
     "log bucket encryption",
+    "log bucket versioning",
     "log bucket lifecycle",
     "log bucket policy",
     "log bucket tags",
@@ -29,6 +31,10 @@ EXPECTED_CONTROLS = [
     "bucket lifecycle",
     "bucket eventbridge notifications",
     "bucket tags",
+    "log group /aws/sagemaker/ProcessingJobs",
+    "log group /aws/sagemaker/TrainingJobs",
+    "log group /aws/sagemaker/TransformJobs",
+    "log group /aws/sagemaker/Endpoints/churn-local",
 ]
 
 

@@ -54,12 +54,14 @@ def storage_controls(target: StorageTarget) -> list[Control]:
     config, names = target.config, target.names
     controls: list[Control] = []
     key = _KeyControl(target)
-    if config.storage.encryption == "kms" and not config.storage.kms_key:
-        controls.append(key.control())
+    own_key = config.storage.encryption == "kms" and not config.storage.kms_key
+    if own_key:
+        controls += [key.control(), key.policy()]
     if config.storage.access_logging:
         log_bucket = _Bucket(target, names.log_bucket, "log bucket")
         controls += log_bucket.base_controls(encryption={"SSEAlgorithm": "AES256"})  # log delivery needs SSE-S3
         controls += [
+            log_bucket.versioning(),  # an overwritten or deleted log stays recoverable: the audit trail is kept
             log_bucket.lifecycle(
                 documents.log_lifecycle_rules(
                     config.storage.log_retention_days, config.storage.lifecycle.abort_multipart_days
@@ -90,7 +92,39 @@ def storage_controls(target: StorageTarget) -> list[Control]:
         bucket.eventbridge(),
         bucket.tagging(target.tags),
     ]
+    # SageMaker creates its log groups without expiry or a customer key; storage owns the key, so it sets both
+    controls += [
+        _log_group_control(target, group, key if own_key else None) for group in documents.sagemaker_log_groups(names)
+    ]
     return controls
+
+
+def _log_group_control(target: StorageTarget, group: str, key: _KeyControl | None) -> Control:
+    logs = target.clients.client("logs")
+    retention = target.config.storage.job_log_retention_days
+
+    def desired() -> dict[str, Any]:
+        return {"retention_days": retention, "kms_key": key.arn() if key else None}
+
+    def read() -> dict[str, Any] | None:
+        with aws_errors(f"reading log group {group}"):
+            found = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
+        match = [g for g in found if g["logGroupName"] == group]
+        if not match:
+            return None
+        return {"retention_days": match[0].get("retentionInDays"), "kms_key": match[0].get("kmsKeyId")}
+
+    def write() -> None:
+        current, wanted = read(), desired()
+        with aws_errors(f"setting log group {group}"):
+            if current is None:
+                extra = {"kmsKeyId": wanted["kms_key"]} if wanted["kms_key"] else {}
+                logs.create_log_group(logGroupName=group, tags=target.tags, **extra)
+            elif wanted["kms_key"] and current["kms_key"] != wanted["kms_key"]:
+                logs.associate_kms_key(logGroupName=group, kmsKeyId=wanted["kms_key"])
+            logs.put_retention_policy(logGroupName=group, retentionInDays=retention)
+
+    return Control(f"log group {group}", desired, read, write)
 
 
 def _load_balancer_logs(target: StorageTarget) -> list[dict[str, Any]]:
@@ -333,6 +367,39 @@ class _KeyControl:
         key_id = metadata["Arn"] if metadata else self.key_ref
         # the bucket key cuts KMS requests (and their cost) by reusing a data key per bucket
         return {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_id, "BucketKeyEnabled": True}
+
+    def arn(self) -> str:
+        metadata = self._describe()
+        return str(metadata["Arn"]) if metadata else self.key_ref
+
+    def policy(self) -> Control:
+        """The key policy: the account's IAM policies decide who uses the key (the default policy's statement), and
+        CloudWatch Logs may use it for this account's log groups in this region."""
+        clients = self.target.clients
+        document = documents.key_policy(clients.partition, clients.region, clients.account_id)
+
+        def read() -> dict[str, Any] | None:
+            metadata = self._describe()
+            if metadata is None:
+                return None
+            with aws_errors(f"reading the policy of KMS key {self.alias}"):
+                return json.loads(self.kms.get_key_policy(KeyId=metadata["KeyId"], PolicyName="default")["Policy"])
+
+        def write() -> None:
+            metadata = self._describe()
+            if metadata is None:
+                raise PreconditionFailed(f"KMS key {self.alias} does not exist.", hint="Run `mlops storage init`.")
+            with aws_errors(f"setting the policy of KMS key {self.alias}"):
+                self.kms.put_key_policy(KeyId=metadata["KeyId"], PolicyName="default", Policy=json.dumps(document))
+
+        return Control(
+            "encryption key policy",
+            document,
+            read,
+            write,
+            matches=lambda a, d: canonical(a) == canonical(d),
+            parent="encryption key",
+        )
 
     def control(self) -> Control:
         desired = {"alias": self.alias, "state": "Enabled", "rotation": True}

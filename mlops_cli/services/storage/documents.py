@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops_cli.aws.naming import ResourceNames
 from mlops_cli.config.models import AccessGrant, Storage
 
 _READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes"]
@@ -194,3 +195,42 @@ def log_lifecycle_rules(retention_days: int, abort_multipart_days: int) -> list[
             "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": abort_multipart_days},
         }
     ]
+
+
+def sagemaker_log_groups(names: ResourceNames) -> list[str]:
+    """The log groups SageMaker writes the project's jobs and endpoint to (the endpoint is named like the prefix)."""
+    return [
+        "/aws/sagemaker/ProcessingJobs",
+        "/aws/sagemaker/TrainingJobs",
+        "/aws/sagemaker/TransformJobs",
+        f"/aws/sagemaker/Endpoints/{names.prefix}",
+    ]
+
+
+def key_policy(partition: str, region: str, account: str) -> dict[str, Any]:
+    """The default key policy's statement (IAM policies in the account decide who may use the key), and CloudWatch
+    Logs of this region, for this account's log groups only (CloudWatch Logs user guide, "Encrypt log data in
+    CloudWatch Logs using AWS KMS": the logs.<region> principal and the aws:logs:arn encryption context)."""
+    return {
+        "Version": "2012-10-17",
+        "Id": "mlops-project-key",
+        "Statement": [
+            {
+                "Sid": "EnableIamPolicies",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CloudWatchLogs",
+                "Effect": "Allow",
+                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+                "Resource": "*",
+                "Condition": {
+                    "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:{partition}:logs:{region}:{account}:*"}
+                },
+            },
+        ],
+    }

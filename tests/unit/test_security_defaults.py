@@ -1,0 +1,200 @@
+"""Secure by default, checked as an auditor would: the policies the tool writes, read back from AWS (moto)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mlops_cli.aws.session import AwsClients
+from mlops_cli.config.models import Config
+from mlops_cli.services import roles
+from mlops_cli.services.convergence import Action
+from mlops_cli.services.storage.stack import init_storage
+from tests.unit.conftest import make_config
+
+ACCOUNT = "123456789012"
+KEY = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def _statements(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for statement in document["Statement"]:
+        actions = statement["Action"]
+        yield {**statement, "Action": [actions] if isinstance(actions, str) else actions}
+
+
+def _grants(document: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in _statements(document) if any(a in ("kms:CreateGrant", "kms:*") for a in s["Action"])]
+
+
+# --- KMS grants ----------------------------------------------------------------------------------------------------
+
+
+def test_every_generated_policy_grants_kms_create_grant_only_for_aws_resources(
+    clients: AwsClients, config: Config
+) -> None:
+    vpc = make_config("network.vpc={subnet_ids: [subnet-1], security_group_ids: [sg-1]}")
+    documents = [
+        roles.execution_policy(config, clients, KEY),
+        roles.execution_policy(vpc, clients, KEY),
+        roles.serving_policy(config, clients, "churn-local", KEY),
+    ]
+    granting = [s for document in documents for s in _grants(document)]
+    assert granting, "the jobs' role needs grants for encrypted volumes"
+    for statement in granting:
+        assert statement["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}, statement
+
+
+# --- the serving role ----------------------------------------------------------------------------------------------
+
+
+def test_the_serving_role_reads_only_its_model_artefacts_and_writes_only_capture_logs_and_metrics(
+    clients: AwsClients, config: Config
+) -> None:
+    first = roles.ensure_serving_role(clients, config, "churn-local", KEY)
+    assert first.arn == f"arn:aws:iam::{ACCOUNT}:role/churn-local-sagemaker-serving"
+    assert {c.action for c in first.controls} == {Action.CREATED}
+    assert {c.action for c in roles.ensure_serving_role(clients, config, "churn-local", KEY).controls} == {
+        Action.UNCHANGED
+    }
+    iam = clients.client("iam")
+    name = "churn-local-sagemaker-serving"
+    trust = iam.get_role(RoleName=name)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    document = iam.get_role_policy(RoleName=name, PolicyName=roles.SERVING_POLICY_NAME)["PolicyDocument"]
+    document = json.loads(document) if isinstance(document, str) else document
+    bucket = f"arn:aws:s3:::churn-local-{ACCOUNT}-eu-west-1-data"
+    s3_reads = {r for s in _statements(document) if "s3:GetObject" in s["Action"] for r in _resources(s)}
+    s3_writes = {r for s in _statements(document) if "s3:PutObject" in s["Action"] for r in _resources(s)}
+    assert s3_reads == {f"{bucket}/models/churn/*"}  # not raw/, not processed/, not code/
+    assert s3_writes == {f"{bucket}/capture/churn/*"}  # never models/: a served model cannot replace one
+    assert not any("s3:ListBucket" in s["Action"] for s in _statements(document))
+    logs = [s for s in _statements(document) if "logs:PutLogEvents" in s["Action"]]
+    assert [_resources(s) for s in logs] == [
+        [f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/churn-local:*"]
+    ]
+    assert any("kms:Decrypt" in s["Action"] and _resources(s) == [KEY] for s in _statements(document))
+    assert any("cloudwatch:PutMetricData" in s["Action"] for s in _statements(document))
+    jobs = roles.execution_policy(config, clients, KEY)
+    assert any("s3:PutObject" in s["Action"] and f"{bucket}/models/*" in _resources(s) for s in _statements(jobs))
+
+
+def _resources(statement: dict[str, Any]) -> list[str]:
+    resources = statement["Resource"]
+    return [resources] if isinstance(resources, str) else list(resources)
+
+
+def test_the_endpoints_model_runs_with_the_serving_role(clients: AwsClients, config: Config) -> None:
+    from types import SimpleNamespace
+
+    from mlops_cli.services import deploy
+
+    serving = roles.ensure_serving_role(clients, config, deploy.endpoint_name(config), None).arn
+    version = SimpleNamespace(number=1, arn=f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/churn-local/1")
+    sagemaker = clients.client("sagemaker")
+    jobs_role = f"arn:aws:iam::{ACCOUNT}:role/churn-local-sagemaker-execution"
+    # a model made earlier with the jobs' role cannot be changed: the serving role's model is a sibling of it
+    sagemaker.create_model(ModelName="churn-local-v1", ExecutionRoleArn=jobs_role, PrimaryContainer={"Image": "x"})
+    name = deploy._ensure_model(clients, config, version, serving)
+    assert name != "churn-local-v1" and name.startswith("churn-local-v1-")
+    assert sagemaker.describe_model(ModelName=name)["ExecutionRoleArn"] == serving
+    assert deploy._ensure_model(clients, config, version, serving) == name
+
+
+def test_deploy_apply_gives_the_model_the_serving_role(
+    clients: AwsClients, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from mlops_cli.services import deploy
+
+    created: list[str] = []
+
+    class Stop(Exception):
+        pass
+
+    def capture(clients: AwsClients, config: Config, version: Any, role_arn: str) -> str:
+        created.append(role_arn)
+        raise Stop
+
+    config = make_config("storage.encryption=s3")
+    version = SimpleNamespace(number=1, arn="arn:aws:sagemaker:eu-west-1:123456789012:model-package/churn-local/1")
+    monkeypatch.setattr(deploy, "_select_version", lambda *args: version)
+    monkeypatch.setattr(deploy, "_ensure_model", capture)
+    with pytest.raises(Stop):
+        deploy.apply(clients, config, observe=lambda *args: None)
+    assert created == [f"arn:aws:iam::{ACCOUNT}:role/churn-local-sagemaker-serving"]
+
+
+# --- storage: the audit trail --------------------------------------------------------------------------------------
+
+
+def test_the_access_log_bucket_is_versioned(clients: AwsClients, config: Config) -> None:
+    report = init_storage(clients, config)
+    assert clients.client("s3").get_bucket_versioning(Bucket=report.log_bucket)["Status"] == "Enabled"
+
+
+def test_the_key_policy_lets_cloudwatch_logs_use_the_key_for_this_accounts_log_groups_only(
+    clients: AwsClients, config: Config
+) -> None:
+    init_storage(clients, config)
+    kms = clients.client("kms")
+    key_id = kms.describe_key(KeyId=config.names().kms_alias)["KeyMetadata"]["KeyId"]
+    policy = json.loads(kms.get_key_policy(KeyId=key_id, PolicyName="default")["Policy"])
+    [logs] = [s for s in policy["Statement"] if s.get("Principal") == {"Service": "logs.eu-west-1.amazonaws.com"}]
+    assert set(logs["Action"]) == {
+        "kms:Encrypt*",
+        "kms:Decrypt*",
+        "kms:ReEncrypt*",
+        "kms:GenerateDataKey*",
+        "kms:Describe*",
+    }
+    assert logs["Condition"] == {
+        "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:eu-west-1:{ACCOUNT}:*"}
+    }
+    # the account keeps control of its key (a policy without it would lock everyone out)
+    assert any(s.get("Principal") == {"AWS": f"arn:aws:iam::{ACCOUNT}:root"} for s in policy["Statement"])
+
+
+def test_sagemaker_log_groups_expire_and_are_encrypted_with_the_project_key(
+    clients: AwsClients, config: Config
+) -> None:
+    init_storage(clients, config)
+    key = clients.client("kms").describe_key(KeyId=config.names().kms_alias)["KeyMetadata"]["Arn"]
+    logs = clients.client("logs")
+    groups = {g["logGroupName"]: g for g in logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/")["logGroups"]}
+    expected = [
+        "/aws/sagemaker/Endpoints/churn-local",
+        "/aws/sagemaker/ProcessingJobs",
+        "/aws/sagemaker/TrainingJobs",
+        "/aws/sagemaker/TransformJobs",
+    ]
+    assert sorted(groups) == expected
+    assert {(g["retentionInDays"], g["kmsKeyId"]) for g in groups.values()} == {(365, key)}
+
+    # someone shortens or removes the retention: the next init puts it back
+    logs.delete_retention_policy(logGroupName="/aws/sagemaker/TrainingJobs")
+    shorter = make_config("storage.job_log_retention_days=30")
+    report = init_storage(clients, shorter)
+    changed = {c.name: c.action for c in report.controls if c.name.startswith("log group")}
+    assert set(changed.values()) == {Action.UPDATED}
+    retention = {
+        g["retentionInDays"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/")["logGroups"]
+    }
+    assert retention == {30}
+
+
+def test_a_log_retention_cloudwatch_does_not_offer_is_a_config_error() -> None:
+    from mlops_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="CloudWatch Logs retention period"):
+        make_config("storage.job_log_retention_days=42")
+
+
+def test_with_sse_s3_the_log_groups_still_expire(clients: AwsClients) -> None:
+    config = make_config("storage.encryption=s3")
+    init_storage(clients, config)
+    groups = clients.client("logs").describe_log_groups(logGroupNamePrefix="/aws/sagemaker/")["logGroups"]
+    assert len(groups) == 4 and all(g["retentionInDays"] == 365 and "kmsKeyId" not in g for g in groups)
