@@ -30,6 +30,8 @@ def apply(
 
     with Waiting(run.out, "Load balancer: converging, then waiting for healthy targets"):
         result = lb.apply(run.clients, run.config, wait=wait, timeout=timeout)
+    for warning in result.warnings:
+        run.out.warn(warning)
     run.out.result(result, lambda: views.apply_view(result))
 
 

@@ -749,6 +749,14 @@ class LoadBalancer(Strict):
         min_length=1, description="Who may connect (ALB security group). No default: name them."
     )
     certificate_arn: str | None = Field(None, description="ACM certificate: HTTPS (ALB) or TLS (NLB) listener.")
+    allow_plain_http: bool = Field(
+        False,
+        description="Serve plain HTTP/TCP where a certificate is otherwise required (environment prod, or "
+        "internet-facing). Needs plain_http_reason; apply warns.",
+    )
+    plain_http_reason: str | None = Field(
+        None, min_length=10, max_length=500, description="Why this load balancer may serve plain HTTP."
+    )
     ssl_policy: str = Field("ELBSecurityPolicy-TLS13-1-2-2021-06", description="TLS policy of the secure listener.")
     port: int | None = Field(
         None, ge=1, le=65535, description="Listener port. Default: 443 with a certificate, else 80."
@@ -775,9 +783,14 @@ class LoadBalancer(Strict):
             raise ValueError(f"target type {self.target.type} needs lb.target.targets")
         if self.target.type not in ("ip", "instance") and self.target.targets:
             raise ValueError("lb.target.targets applies to ip and instance targets only")
-        if self.scheme == "internet-facing" and self.certificate_arn is None:
+        if self.allow_plain_http and self.certificate_arn is not None:
+            raise ValueError("allow_plain_http contradicts certificate_arn: drop one of them")
+        if self.allow_plain_http and not (self.plain_http_reason or "").strip():
+            raise ValueError("allow_plain_http needs plain_http_reason: say why this traffic may go unencrypted")
+        if self.scheme == "internet-facing" and self.certificate_arn is None and not self.allow_plain_http:
             raise ValueError(
-                "an internet-facing load balancer needs certificate_arn: plain HTTP is not offered publicly"
+                "an internet-facing load balancer needs certificate_arn: plain HTTP is not offered publicly "
+                "(or allow_plain_http: true with plain_http_reason)"
             )
         if self.certificate_arn is not None and not _ARN.match(self.certificate_arn):
             raise ValueError(f"certificate_arn '{self.certificate_arn}' is not an ARN")
@@ -819,6 +832,18 @@ class Config(Strict):
             if not 1 <= len(key) <= 128 or len(tag_value) > 256:
                 raise ValueError(f"tag '{key}': keys are 1-128 characters and values at most 256")
         return value
+
+    @field_validator("lb")
+    @classmethod
+    def _production_is_encrypted(cls, lb: LoadBalancer | None, info: Any) -> LoadBalancer | None:
+        # a field validator (environment is validated before lb) so that the error points at the lb section
+        plain = lb is not None and lb.certificate_arn is None and not lb.allow_plain_http
+        if info.data.get("environment") == "prod" and plain:
+            raise ValueError(
+                "certificate_arn is required in prod: the load balancer serves HTTPS (HTTP is redirected to it); "
+                "or set allow_plain_http: true with plain_http_reason"
+            )
+        return lb
 
     @model_validator(mode="after")
     def _production_is_redundant(self) -> Config:

@@ -82,6 +82,7 @@ class ApplyResult:
     listeners: list[Listener]
     targets: list[TargetHealth]
     controls: list[ControlResult]
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -615,7 +616,18 @@ def apply(clients: AwsClients, config: Config, *, wait: bool = True, timeout: fl
     if wait:
         wait_until_healthy(clients, config, timeout=timeout)
     current = status(clients, config)
-    return ApplyResult(current.load_balancer, current.dns_name or "", current.listeners, current.targets, results)
+    return ApplyResult(
+        current.load_balancer, current.dns_name or "", current.listeners, current.targets, results, warnings(lb)
+    )
+
+
+def warnings(lb: LoadBalancer) -> list[str]:
+    if lb.allow_plain_http:
+        return [
+            f"The load balancer serves plain {'HTTP' if lb.type == 'application' else 'TCP'}: requests and "
+            f"predictions cross the network unencrypted ({lb.plain_http_reason})."
+        ]
+    return []
 
 
 def wait_until_healthy(clients: AwsClients, config: Config, *, timeout: float | None) -> None:

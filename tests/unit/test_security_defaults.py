@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -198,3 +199,64 @@ def test_with_sse_s3_the_log_groups_still_expire(clients: AwsClients) -> None:
     init_storage(clients, config)
     groups = clients.client("logs").describe_log_groups(logGroupNamePrefix="/aws/sagemaker/")["logGroups"]
     assert len(groups) == 4 and all(g["retentionInDays"] == 365 and "kmsKeyId" not in g for g in groups)
+
+
+# --- HTTPS in production -------------------------------------------------------------------------------------------
+
+PROD = Path(__file__).resolve().parents[2] / "configs" / "prod.yaml"
+
+
+def _prod(*overrides: str) -> Config:
+    from mlops_cli.config.loader import load_config
+
+    return load_config(PROD, list(overrides)).config
+
+
+def test_the_shipped_prod_config_serves_https_and_redirects_http() -> None:
+    from mlops_cli.services import lb
+
+    config = _prod()
+    assert config.lb is not None and config.lb.certificate_arn
+    listeners = lb.listener_definitions(config.lb, "tg")
+    assert listeners[443]["Protocol"] == "HTTPS"
+    assert listeners[80]["DefaultActions"][0]["RedirectConfig"]["Protocol"] == "HTTPS"
+
+
+@pytest.mark.parametrize(
+    ("load", "message"),
+    [
+        (lambda: _prod("lb.certificate_arn=null"), "prod.yaml:.* lb: certificate_arn is required in prod"),
+        (lambda: make_config("lb.scheme=internet-facing"), "needs certificate_arn"),
+        (
+            lambda: make_config(
+                "lb.scheme=internet-facing",
+                "lb.type=network",
+                "lb.target.type=ip",
+                "lb.target.targets=[{id: 10.0.0.1}]",
+            ),
+            "needs certificate_arn",
+        ),
+        (lambda: _prod("lb.certificate_arn=null", "lb.allow_plain_http=true"), "needs plain_http_reason"),
+        (lambda: _prod("lb.allow_plain_http=true", "lb.plain_http_reason=mesh terminates TLS"), "contradicts"),
+    ],
+)
+def test_plain_http_in_production_is_refused_unless_explained(load: Any, message: str) -> None:
+    from mlops_cli.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message) as refused:
+        load()
+    assert refused.value.exit_code == 2
+
+
+def test_explained_plain_http_is_accepted_and_apply_warns(clients: AwsClients, endpoint: str) -> None:
+    from mlops_cli.services import lb
+
+    reason = "TLS ends at the service mesh in front of it"
+    prod = _prod("lb.certificate_arn=null", "lb.allow_plain_http=true", f"lb.plain_http_reason={reason}")
+    assert prod.lb is not None and prod.lb.certificate_arn is None
+    config = make_config("lb.scheme=internet-facing", "lb.allow_plain_http=true", f"lb.plain_http_reason={reason}")
+    result = lb.apply(clients, config, wait=False)
+    assert [(x.protocol, x.port) for x in result.listeners] == [("HTTP", 80)]
+    [warning] = result.warnings
+    assert "unencrypted" in warning and reason in warning
+    assert lb.warnings(make_config().lb) == []  # type: ignore[arg-type]
