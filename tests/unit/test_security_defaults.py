@@ -260,3 +260,21 @@ def test_explained_plain_http_is_accepted_and_apply_warns(clients: AwsClients, e
     [warning] = result.warnings
     assert "unencrypted" in warning and reason in warning
     assert lb.warnings(make_config().lb) == []  # type: ignore[arg-type]
+
+
+# --- API Gateway's roles -------------------------------------------------------------------------------------------
+
+
+def test_the_gateway_roles_trust_api_gateway_in_the_documented_form(
+    clients: AwsClients, config: Config, endpoint: str
+) -> None:
+    from mlops_cli.services import gateway
+    from mlops_cli.services import gateway_definition as gd
+
+    gateway.apply(clients, config)
+    iam = clients.client("iam")
+    documented = [{"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    for role in (gd.names_of(config).role, gateway.ACCOUNT_LOGS_ROLE):
+        trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+        # no condition on a key API Gateway is not documented to send: it would fail closed
+        assert trust["Statement"] == documented, role
