@@ -75,14 +75,19 @@ def compare(
 def model(
     run: Invocation,
     training_job: str = typer.Option(
-        "latest", "--training-job", help="The training job whose model to register: latest (completed) or a name."
+        "latest",
+        "--training-job",
+        help="The training job whose model to register: a name, or latest: the best trial of the newest tuning job "
+        "when it is newer than the newest training job, else that training job.",
     ),
+    tuning_job: str | None = typer.Option(None, "--tuning-job", help="Register the best trial of this tuning job."),
 ) -> None:
     """Register a trained model as a new version of the project's model package group, approved as
-    register.approval says (manual: pending; auto: approved or rejected against register.min_metric)."""
+    register.approval says (manual: pending; auto: approved or rejected against register.min_metric). The output
+    says which training job was taken and why."""
     from mlops_cli.services import register
 
-    registration = register.register_model(run.clients, run.config, training_job)
+    registration = register.register_model(run.clients, run.config, training_job, tuning_job=tuning_job)
     _record_pending(run, include=(registration.version.training_job or "",))
     for warning in registration.warnings:
         run.out.warn(warning)

@@ -19,6 +19,15 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 GROUP = "train"
+TRAINING_JOB = typer.Option(
+    None, "--training-job", help="This training job's model; default: latest (see --tuning-job for what it means)."
+)
+TUNING_JOB = typer.Option(
+    None,
+    "--tuning-job",
+    help="The best trial of this tuning job. Default (latest): the best trial of the newest tuning job when it is "
+    "newer than the newest training job, else that training job.",
+)
 DATA_JOB = typer.Option(
     None, "--data-job", help="Train on this preprocessing job's output; default: the newest completed one."
 )
@@ -90,19 +99,31 @@ def tune(
 @command(app, "evaluate")
 def evaluate(
     run: Invocation,
-    job: str | None = typer.Argument(None, help="Training job; default: the newest completed one."),
+    job: str | None = typer.Argument(None, help="Training job (the same as --training-job)."),
+    training_job: str | None = TRAINING_JOB,
+    tuning_job: str | None = TUNING_JOB,
     wait: bool = WAIT,
     timeout: float | None = TIMEOUT,
 ) -> None:
-    """Score the test split with a trained model: evaluation.json, roc_curve.png, confusion_matrix.png next to it."""
+    """Score the test split with a trained model: evaluation.json, roc_curve.png, confusion_matrix.png next to it.
+    Default model: the best trial of the newest tuning job when it is newer than the newest training job, else
+    that training job."""
+    from mlops_cli.errors import UsageError
     from mlops_cli.services import jobs, train
 
-    started = train.start_evaluation(run.clients, run.config, job)
+    if job and training_job not in (None, job):
+        raise UsageError(f"The training job is given twice ({job} and --training-job {training_job}): give one.")
+    started = train.start_evaluation(run.clients, run.config, job or training_job, tuning_job=tuning_job)
     if not wait:
-        details = {"model": started.model_uri, "test data": started.test_uri, "output": started.output_uri}
+        details = {
+            "training job": f"{started.training_job} ({started.chosen})",
+            "model": started.model_uri,
+            "test data": started.test_uri,
+            "output": started.output_uri,
+        }
         run.out.result(started, lambda: views.started_view("evaluation", started.job_name, details, GROUP))
         return
-    run.out.info(f"Started evaluation job {started.job_name} for {started.training_job}")
+    run.out.info(f"Started evaluation job {started.job_name} for {started.training_job} ({started.chosen})")
     state = watch(run, "processing", started.job_name, group=GROUP, timeout=timeout)
     jobs.raise_if_failed(state)
     _record(run, started.training_job)  # adds the evaluation to the run's record

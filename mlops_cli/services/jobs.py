@@ -11,10 +11,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from mlops_cli.aws.errors import aws_errors, get_or_none
+from mlops_cli.aws.errors import Outage, aws_errors, get_or_none
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import from_key_value
-from mlops_cli.errors import OperationFailed, PreconditionFailed, WaitTimeout
+from mlops_cli.errors import MlopsError, OperationFailed, PreconditionFailed, WaitTimeout
 
 TERMINAL = ("Completed", "Failed", "Stopped")
 # A job's tag: the digest of everything its result depends on (the input objects with their versions, the code, the
@@ -192,6 +192,55 @@ def list_jobs(clients: AwsClients, kind: Kind, name_contains: str, limit: int = 
         return [summary for page in pages for summary in page[api.list_key]]
 
 
+def _summary_name(kind: Kind, summary: dict[str, Any]) -> str:
+    return str(summary[_APIS[kind].name_param])
+
+
+def _summary_status(kind: Kind, summary: dict[str, Any]) -> str:
+    return str(summary[_APIS[kind].status_key])
+
+
+def newest_completed(clients: AwsClients, kind: Kind, prefix: str, limit: int = 50) -> JobState | None:
+    """The newest completed job whose name starts with `prefix` (among the newest `limit`), or None."""
+    for summary in list_jobs(clients, kind, prefix, limit=limit):
+        if _summary_name(kind, summary).startswith(prefix) and _summary_status(kind, summary) == "Completed":
+            return describe_job(clients, kind, _summary_name(kind, summary))
+    return None
+
+
+@dataclass
+class Existing:
+    """What a run stage finds before it starts a job: the newest completed one (up to date when it carries the
+    digest a new job would), and a job still running with that digest (the same work: wait for it)."""
+
+    newest: JobState | None = None
+    up_to_date: bool = False
+    running: JobState | None = None
+
+
+def find_existing(clients: AwsClients, kind: Kind, prefix: str, digest: str, limit: int = 50) -> Existing:
+    """Among the newest `limit` jobs named `prefix…`: the newest completed one, whether it carries `digest`, and the
+    newest InProgress one that carries it (started by a run that was interrupted, or that goes on elsewhere)."""
+    found = Existing()
+    for summary in list_jobs(clients, kind, prefix, limit=limit):
+        name, status = _summary_name(kind, summary), _summary_status(kind, summary)
+        if not name.startswith(prefix) or status not in ("Completed", "InProgress"):
+            continue
+        if status == "Completed" and found.newest is not None:
+            continue
+        if status == "InProgress" and found.running is not None:
+            continue
+        state = describe_job(clients, kind, name)
+        matches = job_tags(clients, state).get(INPUT_DIGEST_TAG) == digest
+        if status == "Completed":
+            found.newest, found.up_to_date = state, matches
+            if matches:
+                return found  # up to date: whatever runs does not matter
+        elif matches:
+            found.running = state
+    return found
+
+
 def stop_job(clients: AwsClients, kind: Kind, name: str) -> JobState:
     state = describe_job(clients, kind, name)
     if not state.terminal and state.status != "Stopping":
@@ -254,18 +303,21 @@ def wait_job(
     timeout: float | None = None,
     follow_logs: bool = True,
     poll_seconds: float = 1.0,
+    on_outage: Callable[[float, MlopsError], None] | None = None,
 ) -> JobState:
     """Poll until the job ends, handing every state and new log line to `observe`. Raises WaitTimeout after
-    `timeout` seconds (the job goes on)."""
+    `timeout` seconds (the job goes on). A short outage (AWS unreachable, throttling, 5xx) does not end the wait:
+    polling goes on, `on_outage(seconds_down, error)` is told, and it gives up after `Outage`'s patience."""
     follower = LogFollower(clients, kind, name) if follow_logs else None
     deadline = None if timeout is None else time.monotonic() + timeout
+    outage = Outage(notify=on_outage, deadline=deadline)
     while True:
-        state = describe_job(clients, kind, name)
-        lines = follower.poll() if follower else []
+        state = outage.call(describe_job, clients, kind, name)
+        lines = outage.call(follower.poll) if follower else []
         observe(state, lines)
         if state.terminal:
             if follower:  # the last lines can land just after the status changes
-                observe(state, follower.poll())
+                observe(state, outage.call(follower.poll))
             return state
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:

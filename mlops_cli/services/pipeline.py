@@ -10,6 +10,10 @@ AWS is the state, so a skip decision reads AWS, never a local file:
 - train: the newest completed training job (tuning job with `--tune`) carries the digest a new one would (the newest
   preprocessing output, each object at the same version, the same code, image and hyperparameters or ranges);
 - evaluate: that training job's model has its evaluation.json (a completed evaluation job wrote it);
+- preprocess, train (tune) and evaluate wait for a job of theirs still InProgress with the digest a new one would
+  carry (the run that started it was interrupted, or goes on elsewhere) instead of starting the same work twice;
+- the model the later stages take: the job the train stage ran, else what `latest` means for every command
+  (`train.choose_model`: the best trial of the newest tuning job when it is newer than the newest training job);
 - register: a model version holds that training job's model;
 - approve: that version is decided already (`auto` decides a pending one; `manual` waits for a person);
 - deploy, gateway, lb: their `apply` changed nothing;
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
     from mlops_cli.aws.session import AwsClients
     from mlops_cli.services.jobs import JobState
     from mlops_cli.services.register import ModelVersion
+    from mlops_cli.services.train import ModelChoice
 
 STAGES = (
     "storage",
@@ -236,7 +241,7 @@ class _Context:
         self.clients, self.config, self.options, self.observe = clients, config, options, observe
         self.stage = ""
         self.processing_job: str | None = None
-        self.training: JobState | None = None
+        self.choice: ModelChoice | None = None
         self.version: ModelVersion | None = None
         self.registered_now = False
         self.awaiting_approval: str | None = None  # the reason deploying waits, when it does
@@ -257,20 +262,21 @@ class _Context:
             follow_logs=self.options.logs,
         )
 
-    def training_job(self) -> JobState:
-        if self.training is None:
+    @property
+    def training(self) -> JobState | None:
+        return self.choice.state if self.choice else None
+
+    def model(self) -> ModelChoice:
+        """The training job whose model the later stages take: the one the train stage ran, else what `latest`
+        means for every command (train.choose_model)."""
+        if self.choice is None:
             from mlops_cli.services import train
 
-            if self.options.tune:
-                found = _newest_completed_tuning(self.clients, self.config)
-                if found is None:
-                    raise PreconditionFailed(
-                        "No tuning job has completed yet.", hint="Run `mlops pipeline run --tune --from train`."
-                    )
-                self.training = _best_trial(self.clients, found)
-            else:
-                self.training = train.latest_completed_training(self.clients, self.config)
-        return self.training
+            self.choice = train.choose_model(self.clients, self.config)
+        return self.choice
+
+    def training_job(self) -> JobState:
+        return self.model().job
 
     def record(self, *job_names: str) -> list[str]:
         """Track runs in the experiment; failing to record is a warning (`mlops register runs` catches up)."""
@@ -378,11 +384,9 @@ def _preprocess(ctx: _Context) -> StageResult:
     from mlops_cli.services import jobs, preprocess
 
     digest, count = preprocess.current_digest(ctx.clients, ctx.config)
-    try:
-        newest = preprocess.latest_completed(ctx.clients, ctx.config)
-    except PreconditionFailed:
-        newest = None
-    if newest is not None and jobs.job_tags(ctx.clients, newest).get(jobs.INPUT_DIGEST_TAG) == digest:
+    existing = jobs.find_existing(ctx.clients, jobs.Kind.PROCESSING, preprocess.job_prefix(ctx.config), digest)
+    if existing.up_to_date and existing.newest is not None:
+        newest = existing.newest
         ctx.processing_job = newest.name
         summary = preprocess.summarize(ctx.clients, newest)
         return StageResult(
@@ -391,13 +395,20 @@ def _preprocess(ctx: _Context) -> StageResult:
             summary=f"{newest.name} already read these {count} raw objects with this code and settings",
             figures=_preprocess_figures(summary),
         )
-    started = preprocess.start_preprocessing(ctx.clients, ctx.config)
-    ctx.note(f"started processing job {started.job_name} over {count} raw object(s)")
-    state = ctx.wait("processing", started.job_name)
+    if existing.running is not None:
+        name = existing.running.name
+        ctx.note(f"processing job {name} is already running over these {count} raw object(s): waiting for it")
+        reason = "resumed: it was running with these inputs"
+    else:
+        name = preprocess.start_preprocessing(ctx.clients, ctx.config).job_name
+        ctx.note(f"started processing job {name} over {count} raw object(s)")
+        reason = (
+            "new or changed raw data, code or settings" if existing.newest else "no completed preprocessing job yet"
+        )
+    state = ctx.wait("processing", name)
     jobs.raise_if_failed(state)
     ctx.processing_job = state.name
     summary = preprocess.summarize(ctx.clients, state)
-    reason = "new or changed raw data, code or settings" if newest else "no completed preprocessing job yet"
     return StageResult("preprocess", RAN, summary=f"{state.name} ({reason})", figures=_preprocess_figures(summary))
 
 
@@ -418,118 +429,133 @@ def _train(ctx: _Context) -> StageResult:
     if ctx.options.tune:
         return _tune(ctx, data)
     digest = train.training_digest(ctx.clients, ctx.config, data)
-    newest = _newest_completed(ctx.clients, jobs.Kind.TRAINING, train.job_prefix(ctx.config))
-    if newest is not None and jobs.job_tags(ctx.clients, newest).get(jobs.INPUT_DIGEST_TAG) == digest:
-        ctx.training = newest
-        return StageResult(
-            "train",
-            SKIPPED,
-            summary=f"{newest.name} already trained on {data.processing_job} with these hyperparameters and code",
-            figures=_training_figures(ctx, newest),
-        )
-    started = train.start_training(ctx.clients, ctx.config, processing_job=data.processing_job)
-    ctx.note(f"started training job {started.job_name} on the output of {data.processing_job}")
-    state = ctx.wait("training", started.job_name)
+    existing = jobs.find_existing(ctx.clients, jobs.Kind.TRAINING, train.job_prefix(ctx.config), digest)
+    if existing.up_to_date and existing.newest is not None:
+        summary = f"{existing.newest.name} already trained on {data.processing_job} with these hyperparameters and code"
+        return _up_to_date(ctx, existing.newest, summary)
+    if existing.running is not None:
+        name = existing.running.name
+        ctx.note(f"training job {name} is already running on {data.processing_job} with these inputs: waiting for it")
+        reason = "resumed: it was running with these inputs"
+    else:
+        name = train.start_training(ctx.clients, ctx.config, processing_job=data.processing_job).job_name
+        ctx.note(f"started training job {name} on the output of {data.processing_job}")
+        reason = "new data, hyperparameters or code" if existing.newest else "no completed training job yet"
+    state = ctx.wait("training", name)
     warnings = ctx.record(state.name)
     jobs.raise_if_failed(state)
-    ctx.training = state
-    reason = "new data, hyperparameters or code" if newest else "no completed training job yet"
+    ctx.choice = train.newest_training_choice(state)
     return StageResult(
-        "train", RAN, summary=f"{state.name} ({reason})", figures=_training_figures(ctx, state), warnings=warnings
+        "train", RAN, summary=f"{state.name} ({reason})", figures=_training_figures(ctx), warnings=warnings
     )
+
+
+def _up_to_date(ctx: _Context, job: JobState, summary: str) -> StageResult:
+    """The train stage found its job up to date: later stages take what `latest` means (which may be a newer
+    tuning job's best trial, or a newer training job), and the summary says so when that is another job."""
+    choice = ctx.model()
+    if choice.training_job != job.name:
+        summary += f"; the model taken: {choice.training_job} ({choice.reason})"
+    return StageResult("train", SKIPPED, summary=summary, figures=_training_figures(ctx))
 
 
 def _tune(ctx: _Context, data: Any) -> StageResult:
     from mlops_cli.services import jobs, train
 
     digest = train.tuning_digest(ctx.clients, ctx.config, data)
-    newest = _newest_completed_tuning(ctx.clients, ctx.config)
-    warnings: list[str] = []
-    if newest is not None and jobs.job_tags(ctx.clients, newest).get(jobs.INPUT_DIGEST_TAG) == digest:
-        state, status = newest, SKIPPED
-        summary = f"{newest.name} already tuned on {data.processing_job} with these ranges and code"
+    existing = jobs.find_existing(ctx.clients, jobs.Kind.TUNING, train.tuning_job_prefix(ctx.config), digest)
+    if existing.up_to_date and existing.newest is not None:
+        summary = f"{existing.newest.name} already tuned on {data.processing_job} with these ranges and code"
+        return _up_to_date(ctx, existing.newest, summary)
+    if existing.running is not None:
+        name = existing.running.name
+        ctx.note(f"tuning job {name} is already running on {data.processing_job} with these inputs: waiting for it")
+        reason = "resumed: it was running with these inputs"
     else:
         started = train.start_tuning(ctx.clients, ctx.config, processing_job=data.processing_job)
-        ctx.note(f"started tuning job {started.job_name}: {started.max_jobs} trials, {started.objective}")
-        state = ctx.wait("tuning", started.job_name)
-        trials = train.tuning_result(ctx.clients, state).trials
-        warnings = ctx.record(*(trial["job_name"] for trial in trials if trial["status"] in jobs.TERMINAL))
-        jobs.raise_if_failed(state)
-        status, summary = RAN, f"{state.name}: {len(trials)} trials"
-    tuned = train.tuning_result(ctx.clients, state)
-    ctx.training = _best_trial(ctx.clients, state)
-    figures = {"tuning_job": state.name, **_training_figures(ctx, ctx.training), "trials": len(tuned.trials)}
-    return StageResult(
-        "train", status, summary=f"{summary}; best {ctx.training.name}", figures=figures, warnings=warnings
-    )
+        name = started.job_name
+        ctx.note(f"started tuning job {name}: {started.max_jobs} trials, {started.objective}")
+        reason = "new data, ranges or code" if existing.newest else "no completed tuning job yet"
+    state = ctx.wait("tuning", name)
+    trials = train.tuning_result(ctx.clients, state).trials
+    warnings = ctx.record(*(trial["job_name"] for trial in trials if trial["status"] in jobs.TERMINAL))
+    jobs.raise_if_failed(state)
+    ctx.choice = train.best_trial(ctx.clients, state)
+    figures = {"tuning_job": state.name, **_training_figures(ctx), "trials": len(trials)}
+    summary = f"{state.name}: {len(trials)} trials ({reason}); the model taken: {ctx.model().training_job}"
+    return StageResult("train", RAN, summary=summary, figures=figures, warnings=warnings)
 
 
-def _newest_completed(clients: AwsClients, kind: Any, prefix: str) -> JobState | None:
-    from mlops_cli.services import jobs
-
-    status_key = {"processing": "ProcessingJobStatus", "training": "TrainingJobStatus"}.get(
-        str(kind), "HyperParameterTuningJobStatus"
-    )
-    name_key = status_key.replace("Status", "Name")
-    for summary in jobs.list_jobs(clients, kind, prefix, limit=50):
-        if summary[status_key] == "Completed":
-            return jobs.describe_job(clients, kind, summary[name_key])
-    return None
-
-
-def _newest_completed_tuning(clients: AwsClients, config: Config) -> JobState | None:
-    from mlops_cli.services import jobs, train
-
-    return _newest_completed(clients, jobs.Kind.TUNING, train.tuning_job_prefix(config))
-
-
-def _best_trial(clients: AwsClients, tuning: JobState) -> JobState:
-    from mlops_cli.services import jobs
-
-    best = (tuning.description.get("BestTrainingJob") or {}).get("TrainingJobName")
-    if not best:
-        raise OperationFailed(f"Tuning job {tuning.name} has no best training job.", hint="See `mlops train status`.")
-    return jobs.describe_job(clients, jobs.Kind.TRAINING, best)
-
-
-def _training_figures(ctx: _Context, state: JobState) -> dict[str, Any]:
+def _training_figures(ctx: _Context) -> dict[str, Any]:
     from mlops_cli.services import train
 
+    choice = ctx.model()
     metric = ctx.config.train.objective.metric
-    result = train.training_result(state)
-    return {"training_job": state.name, metric.replace(":", "_"): result.metrics.get(metric)}
+    result = train.training_result(choice.job)
+    return {
+        "training_job": choice.training_job,
+        "chosen": choice.reason,
+        metric.replace(":", "_"): result.metrics.get(metric),
+    }
 
 
 def _evaluate(ctx: _Context) -> StageResult:
     from mlops_cli.services import experiments, jobs, train
 
-    state = ctx.training_job()
+    choice = ctx.model()
+    state = choice.job
     model_uri = state.description["ModelArtifacts"]["S3ModelArtifacts"]
     warnings: list[str] = []
     if (existing := experiments.existing_evaluation(ctx.clients, model_uri)) is not None:
         evaluation = train.read_evaluation(ctx.clients, existing.rsplit("/", 1)[0])
         status, summary = SKIPPED, f"{state.name} has its evaluation already"
     else:
-        started = train.start_evaluation(ctx.clients, ctx.config, state.name)
-        ctx.note(f"started evaluation job {started.job_name} for {state.name}")
-        job = ctx.wait("processing", started.job_name)
+        digest = train.evaluation_digest(ctx.clients, ctx.config, state)
+        prefix = train.evaluation_job_prefix(ctx.config)
+        running = jobs.find_existing(ctx.clients, jobs.Kind.PROCESSING, prefix, digest).running
+        if running is not None:
+            name, output_uri = running.name, _evaluation_output(running)
+            ctx.note(f"evaluation job {name} of {state.name} is already running: waiting for it")
+            summary = f"{name} scored {state.name} on the test split (resumed: it was running)"
+        else:
+            started = train.start_evaluation(ctx.clients, ctx.config, choice=choice)
+            name, output_uri = started.job_name, started.output_uri
+            ctx.note(f"started evaluation job {name} for {state.name} ({choice.reason})")
+            summary = f"{name} scored {state.name} on the test split"
+        job = ctx.wait("processing", name)
         jobs.raise_if_failed(job)
         warnings = ctx.record(state.name)  # adds the evaluation to the run's record
-        evaluation = train.read_evaluation(ctx.clients, started.output_uri)
-        status, summary = RAN, f"{started.job_name} scored {state.name} on the test split"
+        evaluation = train.read_evaluation(ctx.clients, output_uri)
+        status = RAN
     metrics = evaluation.get("metrics", {})
-    figures = {"training_job": state.name, "test_auc": metrics.get("auc"), "test_rows": evaluation.get("rows")}
+    figures = {
+        "training_job": state.name,
+        "chosen": choice.reason,
+        "test_auc": metrics.get("auc"),
+        "test_rows": evaluation.get("rows"),
+    }
     return StageResult("evaluate", status, summary=summary, figures=figures, warnings=warnings)
+
+
+def _evaluation_output(state: JobState) -> str:
+    outputs = state.description.get("ProcessingOutputConfig", {}).get("Outputs", [])
+    return str(next(o["S3Output"]["S3Uri"] for o in outputs if o["OutputName"] == "evaluation"))
 
 
 def _register(ctx: _Context) -> StageResult:
     from mlops_cli.services import register
 
-    state = ctx.training_job()
-    registration = register.register_model(ctx.clients, ctx.config, state.name)
+    choice = ctx.model()
+    state = choice.job
+    registration = register.register_model(ctx.clients, ctx.config, choice=choice)
     version = registration.version
     ctx.version, ctx.registered_now = version, registration.action == "created"
-    figures = {"model_version": version.number, "approval": version.status, "training_job": state.name}
+    figures = {
+        "model_version": version.number,
+        "approval": version.status,
+        "training_job": state.name,
+        "chosen": choice.reason,
+    }
     if registration.action == "unchanged":
         return StageResult(
             "register",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlops_cli.aws.errors import aws_errors, get_or_none
 from mlops_cli.aws.session import AwsClients
@@ -26,6 +26,9 @@ from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import jobs
 from mlops_cli.services.convergence import Control, ControlResult, converge
 from mlops_cli.services.experiments import data_job, existing_evaluation, job_metrics
+
+if TYPE_CHECKING:
+    from mlops_cli.services.train import ModelChoice
 
 STAGE = "register"
 PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
@@ -74,6 +77,7 @@ class Registration:
     decision: ApprovalDecision | None  # None when the version existed already
     evaluation: str | None
     warnings: list[str] = field(default_factory=list)
+    chosen: str = ""  # why this training job (train.ModelChoice.reason)
 
 
 @dataclass
@@ -328,21 +332,6 @@ def get_version(clients: AwsClients, config: Config, number: int | str) -> Model
 # --- registering ---------------------------------------------------------------------------------------------------
 
 
-def completed_training(clients: AwsClients, config: Config, training_job: str | None) -> jobs.JobState:
-    """The named training job (it must have completed), or the newest completed one ("latest" or None)."""
-    from mlops_cli.services.train import latest_completed_training
-
-    if training_job in (None, "", "latest"):
-        return latest_completed_training(clients, config)
-    state = jobs.describe_job(clients, jobs.Kind.TRAINING, str(training_job))
-    if state.status != "Completed":
-        raise PreconditionFailed(
-            f"Training job {training_job} is {state.status}; only a completed job has a model to register.",
-            hint="Pick another with `mlops train list`, or train one with `mlops train run --wait`.",
-        )
-    return state
-
-
 def find_version(clients: AwsClients, config: Config, state: jobs.JobState) -> ModelVersion | None:
     """The version already registered for this training job: the one serving its model.tar.gz. Only versions
     created after the job are candidates."""
@@ -354,10 +343,22 @@ def find_version(clients: AwsClients, config: Config, state: jobs.JobState) -> M
     return None
 
 
-def register_model(clients: AwsClients, config: Config, training_job: str | None = None) -> Registration:
-    """A new version for a completed training job (the newest by default), approved as `register.approval` says;
-    `unchanged` when that job is registered already."""
-    state = completed_training(clients, config, training_job)
+def register_model(
+    clients: AwsClients,
+    config: Config,
+    training_job: str | None = None,
+    *,
+    tuning_job: str | None = None,
+    choice: ModelChoice | None = None,
+) -> Registration:
+    """A new version for the model `train.choose_model` picks (a named training job, the best trial of a named
+    tuning job, or the latest), approved as `register.approval` says; `unchanged` when that job is registered
+    already. The registration says which job was taken and why."""
+    from mlops_cli.services.train import choose_model
+
+    if choice is None:
+        choice = choose_model(clients, config, training_job=training_job, tuning_job=tuning_job)
+    state = choice.job
     controls = ensure_model_package_group(clients, config)
     group = group_name(config)
     model_uri = state.description["ModelArtifacts"]["S3ModelArtifacts"]
@@ -374,7 +375,9 @@ def register_model(clients: AwsClients, config: Config, training_job: str | None
                 f"Version {existing.number} was registered before {state.name} was evaluated, so it has no model "
                 "quality metrics (`mlops register show` reads the evaluation anyway)."
             ]
-        return Registration("unchanged", group, controls, existing, None, existing.metrics_uri or evaluation, warnings)
+        return Registration(
+            "unchanged", group, controls, existing, None, existing.metrics_uri or evaluation, warnings, choice.reason
+        )
     objective = config.train.objective
     value = job_metrics(state).get(objective.metric)
     decision = decide_approval(config.registry, objective, value)
@@ -391,7 +394,9 @@ def register_model(clients: AwsClients, config: Config, training_job: str | None
     described = _describe(clients, arn)
     if described is None:
         raise PreconditionFailed(f"The new version {arn} cannot be read back.")
-    return Registration("created", group, controls, model_version(described), decision, evaluation, warnings)
+    return Registration(
+        "created", group, controls, model_version(described), decision, evaluation, warnings, choice.reason
+    )
 
 
 def serving_environment(region: str) -> dict[str, str]:

@@ -70,6 +70,7 @@ class EvaluateRun:
     model_uri: str
     test_uri: str
     output_uri: str
+    chosen: str = ""  # why this training job (ModelChoice.reason)
 
 
 @dataclass
@@ -395,11 +396,108 @@ def tuning_result(clients: AwsClients, state: jobs.JobState) -> TuningResult:
     )
 
 
-def latest_completed_training(clients: AwsClients, config: Config) -> jobs.JobState:
-    for summary in jobs.list_jobs(clients, jobs.Kind.TRAINING, config.names().prefix, limit=50):
-        if summary["TrainingJobStatus"] == "Completed":
-            return jobs.describe_job(clients, jobs.Kind.TRAINING, summary["TrainingJobName"])
-    raise PreconditionFailed("No training job has completed yet.", hint="Run `mlops train run --wait` first.")
+@dataclass
+class ModelChoice:
+    """Which training job's model a command takes, and why (its output says both)."""
+
+    training_job: str
+    reason: str  # "newest training job", "best of tuning job X (validation:auc 0.8348)", "named with --training-job"
+    tuning_job: str | None = None
+    objective_metric: str | None = None
+    objective_value: float | None = None
+    state: jobs.JobState | None = field(default=None, repr=False)
+
+    @property
+    def job(self) -> jobs.JobState:
+        assert self.state is not None  # every ModelChoice is built with its state
+        return self.state
+
+
+LATEST = ("", "latest")
+
+
+def newest_completed_training(clients: AwsClients, config: Config) -> jobs.JobState | None:
+    """The newest completed training job started on its own (`train run`), never a tuning job's trial."""
+    return jobs.newest_completed(clients, jobs.Kind.TRAINING, job_prefix(config))
+
+
+def newest_completed_tuning(clients: AwsClients, config: Config) -> jobs.JobState | None:
+    return jobs.newest_completed(clients, jobs.Kind.TUNING, tuning_job_prefix(config))
+
+
+def best_trial(clients: AwsClients, tuning: jobs.JobState, why: str = "") -> ModelChoice:
+    """The tuner's best training job (by the objective), as the tuning job reports it."""
+    best = tuning.description.get("BestTrainingJob") or {}
+    name = best.get("TrainingJobName")
+    if not name:
+        raise PreconditionFailed(
+            f"Tuning job {tuning.name} has no best training job (no trial reported the objective).",
+            hint=f"See `mlops train status {tuning.name}`.",
+        )
+    objective = best.get("FinalHyperParameterTuningJobObjectiveMetric") or {}
+    metric, value = objective.get("MetricName"), objective.get("Value")
+    score = f" ({metric} {float(value):.4f})" if metric and value is not None else ""
+    state = jobs.describe_job(clients, jobs.Kind.TRAINING, name)
+    if state.status != "Completed":
+        raise PreconditionFailed(f"Training job {name}, the best of {tuning.name}, is {state.status}.")
+    return ModelChoice(
+        name,
+        f"best of tuning job {tuning.name}{score}{why}",
+        tuning_job=tuning.name,
+        objective_metric=metric,
+        objective_value=None if value is None else float(value),
+        state=state,
+    )
+
+
+def newest_training_choice(state: jobs.JobState) -> ModelChoice:
+    return ModelChoice(state.name, "newest training job", state=state)
+
+
+def choose_model(
+    clients: AwsClients, config: Config, *, training_job: str | None = None, tuning_job: str | None = None
+) -> ModelChoice:
+    """The training job whose model evaluate, register and the pipeline take. Named: that training job, or the best
+    trial of that tuning job. Otherwise ("latest"): the best trial of the newest completed tuning job when it was
+    created after the newest completed training job, else that training job. A tuning job's other trials are never
+    "the newest": the tuner's objective decides among them."""
+    named = training_job not in (None, *LATEST)
+    if named and tuning_job:
+        raise UsageError(
+            "--training-job and --tuning-job each name a model: give one of them.",
+            hint="--tuning-job takes the best trial of that tuning job.",
+        )
+    if tuning_job:
+        tuning = jobs.describe_job(clients, jobs.Kind.TUNING, tuning_job)
+        if tuning.status not in ("Completed", "Stopped"):
+            raise PreconditionFailed(
+                f"Tuning job {tuning_job} is {tuning.status}; its best trial is known once it has ended.",
+                hint=f"Wait for it: `mlops train status {tuning_job}`.",
+            )
+        return best_trial(clients, tuning, ", named with --tuning-job")
+    if named:
+        state = jobs.describe_job(clients, jobs.Kind.TRAINING, str(training_job))
+        if state.status != "Completed":
+            raise PreconditionFailed(
+                f"Training job {training_job} is {state.status}; only a completed job has a model.",
+                hint="Pick another with `mlops train list`, or train one with `mlops train run --wait`.",
+            )
+        return ModelChoice(state.name, "named with --training-job", state=state)
+    plain = newest_completed_training(clients, config)
+    tuned = newest_completed_tuning(clients, config)
+    if tuned is not None and (plain is None or _created_after(tuned, plain)):
+        return best_trial(clients, tuned)
+    if plain is None:
+        raise PreconditionFailed(
+            "No training job has completed yet.", hint="Run `mlops train run --wait` (or `mlops train tune --wait`)."
+        )
+    return newest_training_choice(plain)
+
+
+def _created_after(a: jobs.JobState, b: jobs.JobState) -> bool:
+    if a.created is None or b.created is None:
+        return b.created is None
+    return a.created > b.created
 
 
 def evaluation_spec(
@@ -432,21 +530,21 @@ def evaluation_spec(
     )
 
 
-def start_evaluation(clients: AwsClients, config: Config, training_job: str | None = None) -> EvaluateRun:
-    """A processing job that scores the test split of the training job's data with its model.tar.gz."""
+def start_evaluation(
+    clients: AwsClients,
+    config: Config,
+    training_job: str | None = None,
+    *,
+    tuning_job: str | None = None,
+    choice: ModelChoice | None = None,
+) -> EvaluateRun:
+    """A processing job that scores the test split of the training job's data with its model.tar.gz (the job
+    `choose_model` picks, unless `choice` is given)."""
     image = sklearn_image_uri(clients.region, config.train.framework_version)
-    if training_job:
-        state = jobs.describe_job(clients, jobs.Kind.TRAINING, training_job)
-        if state.status != "Completed":
-            raise PreconditionFailed(
-                f"Training job {training_job} is {state.status}; only a completed one has a model."
-            )
-    else:
-        state = latest_completed_training(clients, config)
-    model_uri = state.description["ModelArtifacts"]["S3ModelArtifacts"]
-    train_channel = next(c for c in state.description["InputDataConfig"] if c["ChannelName"] == "train")
-    test_uri = train_channel["DataSource"]["S3DataSource"]["S3Uri"].rsplit("/", 1)[0] + "/test"
-    output_uri = model_uri.rsplit("/output/", 1)[0] + "/evaluation"
+    if choice is None:
+        choice = choose_model(clients, config, training_job=training_job, tuning_job=tuning_job)
+    state = choice.job
+    model_uri, test_uri, output_uri = _evaluation_uris(state)
     key_arn = job_encryption_key(clients, config)
     role = ensure_execution_role(clients, config, key_arn)
     code = upload_bundle(clients, config, bundle_files(config, ("evaluate.py",)))
@@ -459,10 +557,42 @@ def start_evaluation(clients: AwsClients, config: Config, training_job: str | No
         model_uri=model_uri,
         test_uri=test_uri,
         output_uri=output_uri,
-        tags={**config.standard_tags(STAGE), "mlops:training-job": state.name},
+        tags={
+            **config.standard_tags(STAGE),
+            "mlops:training-job": state.name,
+            jobs.INPUT_DIGEST_TAG: evaluation_digest(clients, config, state),
+        },
     )
     start_processing_job(clients, config, spec, image=image, role_arn=role.arn, key_arn=key_arn)
-    return EvaluateRun(job_name, state.name, model_uri, test_uri, output_uri)
+    return EvaluateRun(job_name, state.name, model_uri, test_uri, output_uri, choice.reason)
+
+
+def evaluation_job_prefix(config: Config) -> str:
+    return f"{config.names().prefix}-evl-"
+
+
+def _evaluation_uris(state: jobs.JobState) -> tuple[str, str, str]:
+    """The model, the test split of the data it was trained on, and where its evaluation goes."""
+    model_uri = state.description["ModelArtifacts"]["S3ModelArtifacts"]
+    train_channel = next(c for c in state.description["InputDataConfig"] if c["ChannelName"] == "train")
+    test_uri = train_channel["DataSource"]["S3DataSource"]["S3Uri"].rsplit("/", 1)[0] + "/test"
+    return model_uri, test_uri, model_uri.rsplit("/output/", 1)[0] + "/evaluation"
+
+
+def evaluation_digest(clients: AwsClients, config: Config, state: jobs.JobState) -> str:
+    """An evaluation job's `mlops:input-digest` tag: the model, the test split, the code, image and instance type.
+    Starts and uploads nothing."""
+    model_uri, test_uri, output_uri = _evaluation_uris(state)
+    return jobs.input_digest(
+        {
+            "model": model_uri,
+            "test": test_uri,
+            "output": output_uri,
+            "code": bundle_sha256(bundle_files(config, ("evaluate.py",))),
+            "image": sklearn_image_uri(clients.region, config.train.framework_version),
+            "instance_type": config.train.evaluate_instance_type,
+        }
+    )
 
 
 def read_evaluation(clients: AwsClients, output_uri: str) -> dict[str, Any]:

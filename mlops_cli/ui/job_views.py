@@ -91,6 +91,8 @@ def evaluation_view(run: Any, evaluation: dict[str, Any]) -> RenderableType:
     if matrix:
         rows.append(("confusion matrix [[tn, fp], [fn, tp]]", str(matrix)))
     rows += [("rows", evaluation.get("rows", "")), ("written to", run.output_uri)]
+    if run.chosen:
+        rows.insert(0, ("model of", f"{run.training_job} ({run.chosen})"))
     return table(f"Evaluation of {run.training_job}", ["", ""], rows)
 
 

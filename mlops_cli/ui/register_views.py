@@ -132,6 +132,8 @@ def registration_view(registration: Any) -> RenderableType:
     else:
         headline = f"Registered version {version.number} in model package group {registration.group}."
     parts: list[RenderableType] = [headline]
+    if registration.chosen:
+        parts.append(f"Model of training job {version.training_job}: {registration.chosen}.")
     if registration.decision and registration.decision.reason:
         parts.append(registration.decision.reason)
     parts.append(table(f"Version {version.number}", ["", ""], _version_rows(version)))
