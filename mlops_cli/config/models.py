@@ -2,21 +2,91 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from mlops_cli.aws.naming import ResourceNames, bucket_name_problems, kms_alias_problems
 
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
-_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+$")
-_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|root|assumed-role)(/.+)?$")
+# re.ASCII: \d would take any script's digits (Arabic-Indic, ...), which AWS refuses; \Z: '$' allows a final newline
+_ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+\Z", re.ASCII)
+_PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|root|assumed-role)(/.+)?\Z", re.ASCII)
+
+
+# AWS's Integer type is a signed 32-bit number: a larger count, size or period is refused by every API
+AWS_INTEGER_MAX = 2**31 - 1
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # allow_inf_nan=False: NaN and infinity are refused in every float field of every model (they crash later or
+    # reach AWS otherwise); integers get their upper bounds field by field (tests check that none lacks one)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+
+
+@functools.cache
+def known_regions() -> frozenset[str]:
+    """The regions of every partition in the installed botocore's data files (offline; no call is made)."""
+    import json
+    from importlib import resources
+
+    data = resources.files("botocore") / "data"
+    regions: set[str] = set()
+    for name in ("partitions.json", "endpoints.json"):
+        try:
+            partitions = json.loads((data / name).read_text(encoding="utf-8"))["partitions"]
+        except (OSError, ValueError, KeyError):
+            continue
+        for partition in partitions:
+            regions.update(r for r in partition.get("regions", {}) if not r.endswith("-global"))
+    return frozenset(regions)
+
+
+def _region_problem(value: str) -> str | None:
+    regions = known_regions()
+    if not regions or value in regions:
+        return None
+    import difflib
+
+    from botocore import __version__ as botocore_version
+
+    close = difflib.get_close_matches(value, sorted(regions), n=3)
+    return (
+        f"'{value}' is not an AWS region known to botocore {botocore_version}"
+        + (f" (did you mean {', '.join(close)}?)" if close else " (like eu-west-1 or us-east-1)")
+        + "; a region newer than botocore needs `pip install -U boto3`"
+    )
+
+
+def _endpoint_problem(value: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        return f"{value!r} is not an http(s) URL: it holds spaces or control characters"
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # ValueError when it is not a number from 0 to 65535
+    except ValueError as exc:
+        return f"'{value}' is not a valid URL ({exc})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"'{value}' is neither 'local' nor an http(s) URL with a host, like https://host:4566"
+    if port == 0:
+        return f"'{value}': port 0 cannot be connected to"
+    if parts.username is not None or parts.password is not None:
+        return "the endpoint URL must not hold credentials (user:password@)"
+    return None
 
 
 ProjectName = Annotated[
@@ -61,8 +131,8 @@ class AwsConfig(Strict):
     @field_validator("region")
     @classmethod
     def _region(cls, value: str) -> str:
-        if not _REGION.match(value):
-            raise ValueError(f"'{value}' is not an AWS region name (like eu-west-1)")
+        if problem := _region_problem(value):
+            raise ValueError(problem)
         return value
 
     @field_validator("endpoint_url")
@@ -70,14 +140,14 @@ class AwsConfig(Strict):
     def _endpoint(cls, value: str | None) -> str | None:
         if not value or value == "local":
             return value or None
-        if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f"'{value}' is neither 'local' nor an http(s) URL")
+        if problem := _endpoint_problem(value):
+            raise ValueError(problem)
         return value
 
     @field_validator("role_arn")
     @classmethod
     def _role(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$", value):
+        if value is not None and not re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/.+\Z", value, re.ASCII):
             raise ValueError(f"'{value}' is not an IAM role ARN")
         return value
 
@@ -178,7 +248,7 @@ class AccessGrant(Strict):
 
 
 class RawTransition(Strict):
-    days: int = Field(ge=1, description="Days after upload.")
+    days: int = Field(ge=1, le=AWS_INTEGER_MAX, description="Days after upload.")
     storage_class: Literal["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"]
 
 
@@ -204,7 +274,10 @@ class Storage(Strict):
     access_logging: bool = Field(True, description="Server access logs into the log bucket.")
     log_retention_days: int = Field(365, ge=1, le=3650, description="Expire access logs after N days.")
     job_log_retention_days: int = Field(
-        365, description="Days CloudWatch Logs keeps the SageMaker job and endpoint logs (a CloudWatch Logs period)."
+        365,
+        ge=1,
+        le=3653,
+        description="Days CloudWatch Logs keeps the SageMaker job and endpoint logs (a CloudWatch Logs period).",
     )
     readers: list[AccessGrant] = Field(default_factory=list, description="Principals that may read their prefixes.")
     writers: list[AccessGrant] = Field(default_factory=list, description="Principals that may write their prefixes.")
@@ -306,8 +379,11 @@ CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
     ("day-of-week", 1, 7, _WEEKDAYS),
     ("year", 1970, 2199, ()),
 )
-_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
-_CRON = re.compile(r"^cron\((.*)\)$")
+_RATE = re.compile(r"rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)")
+_CRON = re.compile(r"cron\((.*)\)")
+_NUMBER = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes '٣' and '³', which AWS refuses
+_UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
+RATE_MAX_MINUTES = 365 * 1440
 
 
 @dataclass(frozen=True)
@@ -323,7 +399,7 @@ class CronExpression:
 def _cron_value(token: str, low: int, names: tuple[str, ...], field: str) -> int:
     if token.upper() in names:
         return low + names.index(token.upper())
-    if not token.isdigit():
+    if not _NUMBER.fullmatch(token):
         raise ValueError(
             f"cron {field} field: '{token}' is not a number" + (f" or one of {','.join(names)}" if names else "")
         )
@@ -336,14 +412,14 @@ def _cron_field(text: str, index: int) -> frozenset[int] | None:
         if field not in ("day-of-month", "day-of-week"):
             raise ValueError(f"cron {field} field: '?' is allowed only in day-of-month and day-of-week")
         return frozenset(range(low, high + 1))
-    if field == "day-of-month" and re.fullmatch(r"L|LW|\d{1,2}W|L-\d{1,2}", text):
+    if field == "day-of-month" and re.fullmatch(r"L|LW|[0-9]{1,2}W|L-[0-9]{1,2}", text):
         return None
-    if field == "day-of-week" and re.fullmatch(r"(\d|[A-Za-z]{3})(L|#[1-5])|L", text):
+    if field == "day-of-week" and re.fullmatch(r"([0-9]|[A-Za-z]{3})(L|#[1-5])|L", text):
         return None
     values: set[int] = set()
     for part in text.split(","):
-        body, _, step_text = part.partition("/")
-        if (step_text and not step_text.isdigit()) or step_text == "0":
+        body, slash, step_text = part.partition("/")
+        if slash and (not _NUMBER.fullmatch(step_text) or int(step_text) == 0):
             raise ValueError(f"cron {field} field: '/{step_text}' needs a positive whole step")
         step = int(step_text or 1)
         if body == "*":
@@ -365,7 +441,9 @@ def _cron_field(text: str, index: int) -> frozenset[int] | None:
 
 def parse_cron(expression: str) -> CronExpression:
     """Parse `cron(min hour day-of-month month day-of-week year)`; ValueError names the rule it breaks."""
-    match = _CRON.match(expression)
+    if not expression.isascii():
+        raise ValueError(f"{expression!r}: a schedule expression is ASCII only (digits 0-9, names, * , - / ? L W #)")
+    match = _CRON.fullmatch(expression)
     if not match:
         raise ValueError(f"'{expression}' is not cron(...)")
     parts = match.group(1).split()
@@ -384,17 +462,46 @@ def parse_cron(expression: str) -> CronExpression:
 
 def rate_minutes(expression: str) -> int:
     """The period of `rate(n unit)` in minutes; ValueError names the rule it breaks."""
-    match = _RATE.match(expression)
+    match = _RATE.fullmatch(expression) if expression.isascii() else None
     if not match:
-        raise ValueError(f"'{expression}' is not rate(<n> minute|minutes|hour|hours|day|days)")
+        raise ValueError(f"'{expression}' is not rate(<n> minute|minutes|hour|hours|day|days), n in digits 0-9")
     value, unit = int(match.group(1)), match.group(2)
     if value < 1:
-        raise ValueError(f"'{expression}': the rate must be at least 1")
+        raise ValueError(
+            f"'{expression}': the rate must be a whole number of at least 1 (EventBridge Scheduler's rule)"
+        )
     if (value == 1) != (not unit.endswith("s")):
         raise ValueError(
             f"'{expression}': use the singular unit for 1 and the plural otherwise (rate(1 day), rate(2 days))"
         )
-    return value * {"minute": 1, "hour": 60, "day": 1440}[unit.rstrip("s")]
+    minutes = value * _UNIT_MINUTES[unit.rstrip("s")]
+    if minutes > RATE_MAX_MINUTES:
+        raise ValueError(
+            f"'{expression}': a rate is at most 365 days (525600 minutes, 8760 hours); for rarer runs use a cron "
+            "expression such as cron(0 3 1 1 ? *)"
+        )
+    return minutes
+
+
+@functools.cache
+def _time_zone_names() -> frozenset[str]:
+    import zoneinfo
+
+    return frozenset(zoneinfo.available_timezones())
+
+
+def is_time_zone(name: str) -> bool:
+    """An IANA zone name. ZoneInfo alone is not enough: 'America' is a directory of the zone database
+    (IsADirectoryError), and absolute or relative paths are refused only by some versions."""
+    import zoneinfo
+
+    if name != "UTC" and _time_zone_names() and name not in _time_zone_names():
+        return False
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return False
+    return True
 
 
 def _schedule_expression(value: str) -> str:
@@ -430,12 +537,8 @@ class Schedule(Strict):
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, value: str) -> str:
-        import zoneinfo
-
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"'{value}' is not an IANA time zone (like UTC or Europe/Berlin)") from None
+        if not is_time_zone(value):
+            raise ValueError(f"'{value}' is not an IANA time zone name (like UTC or Europe/Berlin)")
         return value
 
 
@@ -454,16 +557,28 @@ class TuningRange(Strict):
     type: Literal["integer", "continuous", "categorical"]
     min: float | None = None
     max: float | None = None
-    values: list[str] | None = None
+    values: list[str] | None = Field(None, max_length=30, description="Categorical values (SageMaker: at most 30).")
     scaling: Literal["Auto", "Linear", "Logarithmic", "ReverseLogarithmic"] = "Auto"
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _values_as_text(cls, value: Any) -> Any:
+        # SageMaker sends every categorical value as a string; YAML numbers (2, 0.1) are meant as those strings
+        if isinstance(value, list):
+            return [str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v for v in value]
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> TuningRange:
         if self.type == "categorical":
             if not self.values:
                 raise ValueError("a categorical range needs 'values'")
+            if len(set(self.values)) != len(self.values):
+                raise ValueError("a categorical range lists each value once")
         elif self.min is None or self.max is None or self.min >= self.max:
             raise ValueError(f"an {self.type} range needs min < max")
+        elif self.type == "integer" and not (self.min.is_integer() and self.max.is_integer()):
+            raise ValueError(f"an integer range needs whole min and max (not {self.min:g}..{self.max:g})")
         elif self.scaling in ("Logarithmic", "ReverseLogarithmic") and self.min <= 0:
             raise ValueError("logarithmic scaling needs min > 0")
         return self
@@ -474,11 +589,44 @@ class Objective(Strict):
     goal: Literal["maximize", "minimize"] = "maximize"
 
 
+MAX_TUNING_JOBS = 500  # SageMaker's limit on training jobs per tuning job (MaxNumberOfTrainingJobs)
+
+
 class Tuning(Strict):
     strategy: Literal["Bayesian", "Random", "Hyperband", "Grid"] = "Bayesian"
-    max_jobs: int = Field(12, ge=1, le=500)
-    max_parallel: int = Field(2, ge=1, le=100)
+    max_jobs: int = Field(
+        12,
+        ge=1,
+        le=MAX_TUNING_JOBS,
+        description="Training jobs in all. Grid runs every combination: leave it out, or give the grid's size.",
+    )
+    max_parallel: int = Field(2, ge=1, le=100, description="Training jobs at once (SageMaker's limit: 100).")
     ranges: dict[str, TuningRange] = Field(default_factory=dict, description="Hyperparameter ranges to search.")
+
+    @property
+    def grid_size(self) -> int:
+        """How many combinations the categorical ranges make: the number of jobs a Grid tuning job runs."""
+        return math.prod(len(spec.values or ()) for spec in self.ranges.values())
+
+    @model_validator(mode="after")
+    def _grid(self) -> Tuning:
+        if self.strategy != "Grid":
+            return self
+        others = sorted(name for name, spec in self.ranges.items() if spec.type != "categorical")
+        if others:
+            raise ValueError(
+                f"Grid tuning takes categorical ranges only (SageMaker's rule), not {', '.join(others)}: "
+                "list the values to try, or use strategy Bayesian or Random"
+            )
+        size = self.grid_size
+        if size > MAX_TUNING_JOBS:
+            raise ValueError(f"the grid has {size} combinations; a tuning job runs at most {MAX_TUNING_JOBS} jobs")
+        if "max_jobs" in self.model_fields_set and self.ranges and self.max_jobs != size:
+            raise ValueError(
+                f"Grid tuning runs every combination, {size} here: max_jobs must be {size} or left out "
+                "(SageMaker refuses a MaxNumberOfTrainingJobs different from the grid's size)"
+            )
+        return self
 
 
 HYPERPARAMETERS = {
@@ -493,6 +641,102 @@ HYPERPARAMETERS = {
     "random_state": int,
 }
 ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
+DEFAULT_ALGORITHM = "hist_gradient_boosting"  # container_scripts/train.py's default
+_ESTIMATORS = {
+    "logistic_regression": "LogisticRegression",
+    "random_forest": "RandomForestClassifier",
+    "hist_gradient_boosting": "HistGradientBoostingClassifier",
+}
+CLASS_WEIGHTS = ("none", "balanced")
+_SEED_MAX = 2**32 - 1  # numpy's random seeds are 32-bit unsigned
+
+
+@dataclass(frozen=True)
+class NumberRule:
+    """What one estimator accepts for one numeric hyperparameter (scikit-learn's own parameter constraints)."""
+
+    integer: bool
+    minimum: float
+    above: bool = False  # the minimum itself is refused (C > 0)
+    maximum: float = math.inf
+    unlimited: bool = False  # null or 'none' means no limit (max_depth)
+
+    def text(self) -> str:
+        kind = "a whole number" if self.integer else "a number"
+        low = f"{'>' if self.above else '>='} {self.minimum:g}"
+        high = f" and <= {self.maximum:.0f}" if self.maximum != math.inf else ""
+        return f"{kind} {low}{high}" + (", or none for no limit" if self.unlimited else "")
+
+    def problem(self, value: Any) -> str | None:
+        if self.unlimited and (value is None or (isinstance(value, str) and value.strip().lower() in ("none", ""))):
+            return None
+        number = _as_number(value)
+        if number is None or not math.isfinite(number):
+            return f"must be {self.text()}"
+        if self.integer and not number.is_integer():
+            return f"must be {self.text()}"
+        if number < self.minimum or (self.above and number == self.minimum) or number > self.maximum:
+            return f"must be {self.text()}"
+        return None
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return float(value) if abs(value) < 2**63 else math.inf
+    if isinstance(value, float):
+        return value
+    try:
+        return float(str(value))
+    except (ValueError, OverflowError):
+        return None
+
+
+_WHOLE_AT_LEAST_1 = NumberRule(integer=True, minimum=1, maximum=AWS_INTEGER_MAX)
+# Which estimator reads which hyperparameter, and what it accepts (train.py ignores the others, with a log line).
+HYPERPARAMETER_RULES: dict[str, dict[str, NumberRule | tuple[str, ...]]] = {
+    "n_estimators": {  # HistGradientBoosting takes it as max_iter
+        "random_forest": _WHOLE_AT_LEAST_1,
+        "hist_gradient_boosting": _WHOLE_AT_LEAST_1,
+    },
+    "max_depth": {
+        "random_forest": NumberRule(integer=True, minimum=1, maximum=AWS_INTEGER_MAX, unlimited=True),
+        "hist_gradient_boosting": NumberRule(integer=True, minimum=1, maximum=AWS_INTEGER_MAX, unlimited=True),
+    },
+    "learning_rate": {"hist_gradient_boosting": NumberRule(integer=False, minimum=0, above=True)},
+    "max_iter": {
+        "logistic_regression": NumberRule(integer=True, minimum=0, maximum=AWS_INTEGER_MAX),
+        "hist_gradient_boosting": _WHOLE_AT_LEAST_1,
+    },
+    "min_samples_leaf": {"random_forest": _WHOLE_AT_LEAST_1, "hist_gradient_boosting": _WHOLE_AT_LEAST_1},
+    "C": {"logistic_regression": NumberRule(integer=False, minimum=0, above=True)},
+    "class_weight": dict.fromkeys(ALGORITHMS, CLASS_WEIGHTS),
+    "random_state": dict.fromkeys(ALGORITHMS, NumberRule(integer=True, minimum=0, maximum=_SEED_MAX)),
+}
+
+
+def hyperparameter_problem(name: str, value: Any, algorithms: tuple[str, ...]) -> str | None:
+    """Why `value` cannot be given as `name` to the estimators of `algorithms`, or None. A hyperparameter that
+    none of them reads is still checked against the estimators that do (the config may switch algorithm)."""
+    if name not in HYPERPARAMETERS:
+        return f"unknown hyperparameter '{name}' (known: {', '.join(HYPERPARAMETERS)})"
+    if name == "algorithm":
+        if value not in ALGORITHMS:
+            return f"algorithm {value!r} is not one of {', '.join(ALGORITHMS)}"
+        return None
+    rules = HYPERPARAMETER_RULES[name]
+    readers = [a for a in algorithms if a in rules] or list(rules)
+    for algorithm in readers:
+        rule = rules[algorithm]
+        if isinstance(rule, tuple):
+            text = value.strip().lower() if isinstance(value, str) else value
+            problem = None if text in (*rule, None) else f"must be one of {', '.join(rule)}"
+        else:
+            problem = rule.problem(value)
+        if problem:
+            return f"hyperparameter {name}={value!r} {problem} ({_ESTIMATORS[algorithm]}'s rule for {name})"
+    return None
 
 
 class Train(Strict):
@@ -501,34 +745,62 @@ class Train(Strict):
     instance_count: int = Field(1, ge=1, le=1, description="The scikit-learn estimators train on one instance.")
     volume_size_gb: int = Field(30, ge=1, le=16384)
     max_runtime_minutes: int = Field(120, ge=1, le=28 * 24 * 60)
-    hyperparameters: dict[str, str | int | float] = Field(
-        default_factory=lambda: dict[str, str | int | float](algorithm="hist_gradient_boosting"),
-        description=f"Passed to train.py: {', '.join(HYPERPARAMETERS)}.",
+    hyperparameters: dict[str, str | int | float | None] = Field(
+        default_factory=lambda: dict[str, str | int | float | None](algorithm=DEFAULT_ALGORITHM),
+        description=f"Passed to train.py: {', '.join(HYPERPARAMETERS)}. max_depth: null means no limit.",
     )
     objective: Objective = Field(default_factory=Objective)
     tuning: Tuning = Field(default_factory=Tuning)
     evaluate_instance_type: ProcessingInstance = "ml.m5.large"
 
-    @field_validator("hyperparameters")
+    @field_validator("hyperparameters", mode="before")
     @classmethod
-    def _known(cls, value: dict[str, str | int | float]) -> dict[str, str | int | float]:
-        for name, item in value.items():
-            if name not in HYPERPARAMETERS:
-                raise ValueError(f"unknown hyperparameter '{name}' (known: {', '.join(HYPERPARAMETERS)})")
-            try:
-                HYPERPARAMETERS[name](item)
-            except ValueError:
-                raise ValueError(f"hyperparameter {name}={item!r} is not a {HYPERPARAMETERS[name].__name__}") from None
-        if (algorithm := value.get("algorithm")) is not None and algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm '{algorithm}' is not one of {', '.join(ALGORITHMS)}")
+    def _known(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        algorithm = value.get("algorithm", DEFAULT_ALGORITHM)
+        algorithms = (algorithm,) if algorithm in ALGORITHMS else ()
+        problems = [p for name, item in value.items() if (p := hyperparameter_problem(str(name), item, algorithms))]
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
-    @model_validator(mode="after")
-    def _ranges(self) -> Train:
-        for name in self.tuning.ranges:
-            if name not in HYPERPARAMETERS:
-                raise ValueError(f"tuning range for unknown hyperparameter '{name}'")
-        return self
+    @field_validator("tuning")
+    @classmethod
+    def _ranges(cls, tuning: Tuning, info: ValidationInfo) -> Tuning:
+        static = info.data.get("hyperparameters")
+        if static is None:  # already refused
+            return tuning
+        algorithms: tuple[str, ...] = (str(static.get("algorithm", DEFAULT_ALGORITHM)),)
+        if (spec := tuning.ranges.get("algorithm")) is not None:
+            algorithms = tuple(spec.values or ())
+        problems = []
+        for name, spec in tuning.ranges.items():
+            problems += [f"ranges.{name}: {p}" for p in _range_problems(name, spec, algorithms)]
+        if "algorithm" in tuning.ranges:  # the fixed values must suit every algorithm tried
+            problems += [
+                p
+                for name, item in static.items()
+                if name not in tuning.ranges and (p := hyperparameter_problem(name, item, algorithms))
+            ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return tuning
+
+
+def _range_problems(name: str, spec: TuningRange, algorithms: tuple[str, ...]) -> list[str]:
+    if name not in HYPERPARAMETERS:
+        return [f"unknown hyperparameter '{name}' (known: {', '.join(HYPERPARAMETERS)})"]
+    if name in ("algorithm", "class_weight") and spec.type != "categorical":
+        return [f"{name} takes names, so its range must be categorical"]
+    if spec.type == "categorical":
+        samples: list[Any] = list(spec.values or ())
+    else:
+        rules = [r for r in HYPERPARAMETER_RULES.get(name, {}).values() if isinstance(r, NumberRule)]
+        if spec.type == "continuous" and any(r.integer for r in rules):
+            return [f"{name} is a whole number: use an integer or categorical range"]
+        samples = [spec.min, spec.max]  # every rule is an interval: its ends decide
+    return [p for value in samples if (p := hyperparameter_problem(name, value, algorithms))]
 
 
 class Register(Strict):
@@ -553,13 +825,22 @@ EndpointInstance = Annotated[
 ]
 
 
+COOLDOWN_MAX = 3600  # Application Auto Scaling's limit on scale-in and scale-out cooldowns, in seconds
+
+
 class Autoscaling(Strict):
     enabled: bool = True
     min: int = Field(1, ge=1, le=100)
     max: int = Field(4, ge=1, le=100)
-    invocations_per_instance: int = Field(200, ge=1, description="Target invocations per instance per minute.")
-    scale_in_cooldown: int = Field(300, ge=0, description="Seconds.")
-    scale_out_cooldown: int = Field(60, ge=0, description="Seconds.")
+    invocations_per_instance: int = Field(
+        200, ge=1, le=AWS_INTEGER_MAX, description="Target invocations per instance per minute."
+    )
+    scale_in_cooldown: int = Field(
+        300, ge=0, le=COOLDOWN_MAX, description="Seconds (0-3600, Application Auto Scaling's limit)."
+    )
+    scale_out_cooldown: int = Field(
+        60, ge=0, le=COOLDOWN_MAX, description="Seconds (0-3600, Application Auto Scaling's limit)."
+    )
 
     @model_validator(mode="after")
     def _bounds(self) -> Autoscaling:
@@ -576,12 +857,39 @@ class Rollout(Strict):
     linear_step_percent: int = Field(25, ge=10, le=50, description="Share moved per step (linear).")
     wait_minutes: int = Field(5, ge=0, le=60, description="Baking time per step, watching the alarms.")
     termination_wait_minutes: int = Field(5, ge=0, le=60, description="Keep the old fleet this long after the shift.")
-    max_execution_minutes: int = Field(60, ge=10, le=480)
+    max_execution_minutes: int = Field(
+        60, ge=10, le=480, description="Give up (and roll back) after this long; must exceed the waits it covers."
+    )
+
+    @property
+    def bake_steps(self) -> int:
+        """How many times traffic moves and then bakes for wait_minutes."""
+        return math.ceil(100 / self.linear_step_percent) if self.mode == "linear" else 1
+
+    @model_validator(mode="after")
+    def _timeout_covers_waits(self) -> Rollout:
+        waits = self.wait_minutes * self.bake_steps + self.termination_wait_minutes
+        if self.max_execution_minutes <= waits:
+            raise ValueError(
+                f"max_execution_minutes ({self.max_execution_minutes}) must exceed the waits of the rollout, "
+                f"{waits} minutes (wait_minutes {self.wait_minutes} x {self.bake_steps} step(s) + "
+                f"termination_wait_minutes {self.termination_wait_minutes}): SageMaker's rule for "
+                "MaximumExecutionTimeoutInSeconds"
+            )
+        return self
 
 
 class Alarms(Strict):
-    error_5xx_per_minute: int = Field(1, ge=1, description="5xx invocation errors per minute that roll back an update.")
-    latency_p99_ms: int = Field(2000, ge=1, description="Model latency (p99, milliseconds) that rolls back an update.")
+    error_5xx_per_minute: int = Field(
+        1, ge=1, le=AWS_INTEGER_MAX, description="5xx invocation errors per minute that roll back an update."
+    )
+    latency_p99_ms: int = Field(
+        2000,
+        ge=1,
+        le=60_000,
+        description="Model latency (p99, milliseconds) that rolls back an update; at most 60000, as an invocation "
+        "times out after 60 s and a higher threshold could never be reached.",
+    )
 
 
 class DataCapture(Strict):
@@ -603,6 +911,23 @@ class Deploy(Strict):
         if scaling.enabled and not scaling.min <= self.instance_count <= scaling.max:
             raise ValueError(
                 f"instance_count {self.instance_count} is outside autoscaling min..max ({scaling.min}..{scaling.max})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _first_step_is_at_most_half(self) -> Deploy:
+        rollout = self.rollout
+        if rollout.mode == "all_at_once":
+            return self
+        percent = rollout.canary_percent if rollout.mode == "canary" else rollout.linear_step_percent
+        # the smallest fleet an update can meet: autoscaling may shrink it to its minimum
+        fleet = min(self.instance_count, self.autoscaling.min) if self.autoscaling.enabled else self.instance_count
+        first = math.ceil(fleet * percent / 100)  # a step is at least one whole instance
+        if first * 2 > fleet:
+            raise ValueError(
+                f"a {rollout.mode} step of {percent}% of {fleet} instance(s) is {first} instance(s), more than half "
+                "the fleet (SageMaker's rule: a canary or linear step is at most 50% of the fleet); run at least "
+                "2 instances (deploy.instance_count and autoscaling.min), or use rollout.mode all_at_once"
             )
         return self
 
@@ -640,7 +965,7 @@ class Throttle(Strict):
 
 
 class Quota(Strict):
-    limit: int = Field(100_000, ge=1, description="Requests per API key per period.")
+    limit: int = Field(100_000, ge=1, le=AWS_INTEGER_MAX, description="Requests per API key per period.")
     period: Literal["DAY", "WEEK", "MONTH"] = "DAY"
 
 
@@ -649,7 +974,7 @@ class GatewayLogging(Strict):
     data_trace: bool = Field(
         False, description="Log full request and response bodies. They hold customer data: off unless needed."
     )
-    retention_days: int = Field(90, description="Days to keep the access and execution logs.")
+    retention_days: int = Field(90, ge=1, le=3653, description="Days to keep the access and execution logs.")
 
     @field_validator("retention_days")
     @classmethod
@@ -680,7 +1005,7 @@ class Gateway(Strict):
     max_rows: int = Field(1000, ge=1, le=1000, description="Most records per request (the model's own limit is 1000).")
 
 
-_HTTP_CODES = re.compile(r"^([1-5]\d\d)(-[1-5]\d\d)?(,([1-5]\d\d)(-[1-5]\d\d)?)*$")
+_HTTP_CODES = re.compile(r"^([1-5]\d\d)(-[1-5]\d\d)?(,([1-5]\d\d)(-[1-5]\d\d)?)*\Z", re.ASCII)
 
 
 def _cidr(value: str) -> str:
@@ -694,7 +1019,9 @@ def _cidr(value: str) -> str:
 
 class HealthCheck(Strict):
     path: str = Field("/health", pattern=r"^/[\x21-\x7e]{0,1023}$", description="Path the checks request (HTTP/HTTPS).")
-    port: int | Literal["traffic-port"] = Field("traffic-port", description="Port checked: a number or traffic-port.")
+    port: Annotated[int, Field(ge=1, le=65535)] | Literal["traffic-port"] = Field(
+        "traffic-port", description="Port checked: 1-65535 or traffic-port."
+    )
     protocol: Literal["HTTP", "HTTPS", "TCP"] | None = Field(None, description="Default: the target group's protocol.")
     interval_seconds: int = Field(10, ge=5, le=300, description="Seconds between checks of one target.")
     timeout_seconds: int = Field(5, ge=2, le=120, description="Seconds without an answer that fail a check.")
@@ -763,7 +1090,9 @@ class LoadBalancer(Strict):
     )
     target: LbTargets = Field(default_factory=LbTargets)
     health_check: HealthCheck = Field(default_factory=HealthCheck)
-    min_healthy: int = Field(1, ge=1, description="`lb status --check` fails below this many healthy targets.")
+    min_healthy: int = Field(
+        1, ge=1, le=AWS_INTEGER_MAX, description="`lb status --check` fails below this many healthy targets."
+    )
     deletion_protection: bool = Field(True, description="`lb delete` still works: it turns this off first.")
     access_logs: bool = Field(True, description="Access logs to the project's log bucket (lb-access/).")
     idle_timeout_seconds: int = Field(60, ge=1, le=4000)
@@ -802,6 +1131,28 @@ class LoadBalancer(Strict):
 
 
 _RESERVED_TAG_PREFIXES = ("aws:", "mlops:")
+# The strictest set common to the services that receive the tags (S3, SageMaker, IAM, KMS, CloudWatch Logs, API
+# Gateway, ELB, EventBridge Scheduler, SQS): Unicode letters and digits, the space, and _ . : / = + - @
+_TAG_SYMBOLS = frozenset(" _.:/=+-@")
+USER_TAGS_MAX = 40  # AWS allows 50 tags per resource; mlops adds up to 10 of its own (mlops:project, ...)
+
+
+def tag_problem(key: str, value: str) -> str | None:
+    """Why AWS would refuse this tag on one of the project's resources, or None."""
+    if not 1 <= len(key) <= 128:
+        return f"tag key '{key}' must be 1-128 characters"
+    if not 1 <= len(value) <= 256:  # EventBridge Scheduler refuses empty values
+        return f"tag '{key}': the value must be 1-256 characters"
+    if key.lower().startswith(_RESERVED_TAG_PREFIXES) or value.lower().startswith("aws:"):
+        return f"tag '{key}': keys may not start with aws: or mlops:, nor values with aws: (reserved, in any case)"
+    for text in (key, value):
+        bad = sorted({ch for ch in text if ch not in _TAG_SYMBOLS and unicodedata.category(ch)[0] not in "LN"})
+        if bad:
+            return (
+                f"tag '{key}': {', '.join(repr(ch) for ch in bad)} not allowed; tags hold letters, digits, spaces "
+                "and _ . : / = + - @ (the rule every AWS service that receives them shares)"
+            )
+    return None
 
 
 class Config(Strict):
@@ -826,11 +1177,13 @@ class Config(Strict):
     @field_validator("tags")
     @classmethod
     def _tags(cls, value: dict[str, str]) -> dict[str, str]:
-        for key, tag_value in value.items():
-            if key.startswith(_RESERVED_TAG_PREFIXES):
-                raise ValueError(f"tag '{key}': the prefixes aws: and mlops: are reserved")
-            if not 1 <= len(key) <= 128 or len(tag_value) > 256:
-                raise ValueError(f"tag '{key}': keys are 1-128 characters and values at most 256")
+        if len(value) > USER_TAGS_MAX:
+            raise ValueError(
+                f"{len(value)} tags: at most {USER_TAGS_MAX} (AWS allows 50 per resource and mlops adds its own)"
+            )
+        problems = [p for key, tag_value in value.items() if (p := tag_problem(key, tag_value))]
+        if problems:
+            raise ValueError("; ".join(problems))
         return value
 
     @field_validator("lb")

@@ -113,11 +113,14 @@ def test_unset_variable_is_reported_at_its_line(tmp_path: Path, monkeypatch: pyt
 def test_variable_defaults_and_escapes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLOPS_TEST_DAYS", raising=False)
     path = write(
-        tmp_path, MINIMAL + "tags:\n  note: cost $$5\nstorage:\n  log_retention_days: ${MLOPS_TEST_DAYS:-30}\n"
+        tmp_path,
+        MINIMAL
+        + "lb:\n  allowed_cidrs: [10.0.0.0/8]\n  ssl_policy: cost $$5\n"
+        + "storage:\n  log_retention_days: ${MLOPS_TEST_DAYS:-30}\n",
     )
     config = load_config(path).config
     assert config.storage.log_retention_days == 30
-    assert config.tags["note"] == "cost $5"
+    assert config.lb is not None and config.lb.ssl_policy == "cost $5"  # (tags may not hold '$')
 
 
 def test_bad_yaml_names_the_line(tmp_path: Path) -> None:

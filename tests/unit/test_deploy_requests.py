@@ -58,7 +58,8 @@ def test_alarms_watch_the_endpoint_variant() -> None:
     ],
 )
 def test_rollout_modes(mode: str, key: str, value: dict) -> None:
-    config = make_config(f"deploy.rollout.mode={mode}")
+    # a canary or linear step is at most half the fleet: two instances at least
+    config = make_config(f"deploy.rollout.mode={mode}", "deploy.instance_count=2", "deploy.autoscaling.min=2")
     policy = deploy._deployment_config(config, ["a"])
     routing = policy["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
     assert routing["Type"] == mode.upper() and routing[key] == value
@@ -72,5 +73,5 @@ def test_prod_needs_two_instances() -> None:
     with pytest.raises(ConfigError, match="at least 2 in prod"):
         load_config(
             Path(__file__).resolve().parents[2] / "configs" / "prod.yaml",
-            ["deploy.instance_count=1", "deploy.autoscaling.min=1"],
+            ["deploy.instance_count=1", "deploy.autoscaling.min=1", "deploy.rollout.mode=all_at_once"],
         )

@@ -118,8 +118,9 @@ def test_metric_definitions_parse_the_scripts_lines() -> None:
 
 def test_tuning_ranges_follow_the_api_shapes() -> None:
     config = make_config(
+        "train.tuning.strategy=Random",  # Grid takes categorical ranges only
         "train.tuning.ranges={C: {type: continuous, min: 0.01, max: 10, scaling: Logarithmic},"
-        " max_depth: {type: integer, min: 2, max: 8}, algorithm: {type: categorical, values: [random_forest]}}"
+        " max_depth: {type: integer, min: 2, max: 8}, algorithm: {type: categorical, values: [random_forest]}}",
     )
     ranges = train._parameter_ranges(config)
     assert ranges["ContinuousParameterRanges"] == [

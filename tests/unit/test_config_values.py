@@ -1,0 +1,281 @@
+"""Values AWS or the estimators would refuse, or that crash later, are refused by `config validate` (exit 2, no AWS
+call) with the field and the rule they break; shipped configs stay valid and every integer setting has bounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops_cli.config.loader import load_config
+from mlops_cli.config.models import Config
+from mlops_cli.errors import ConfigError
+from mlops_cli.main import app
+from tests.unit.test_config_loader import MINIMAL
+
+# case -> (--set overrides, extra YAML appended to MINIMAL, text the message must hold)
+REFUSED: dict[str, tuple[list[str], str, str]] = {
+    # values that crashed later
+    "infinite n_estimators": (["train.hyperparameters.n_estimators=.inf"], "", "train.hyperparameters: "),
+    "time zone that is a directory": (
+        ["preprocess.schedule.expression=rate(1 day)", "preprocess.schedule.timezone=America"],
+        "",
+        "preprocess.schedule.timezone: 'America' is not an IANA time zone name",
+    ),
+    "unclosed IPv6 endpoint": (
+        ["aws.endpoint_url=http://[::1"],
+        "",
+        "aws.endpoint_url: 'http://[::1' is not a valid URL",
+    ),
+    "endpoint port out of range": (["aws.endpoint_url=http://localhost:99999"], "", "aws.endpoint_url:"),
+    "region that does not exist": (["aws.region=zz-fake-9"], "", "aws.region: 'zz-fake-9' is not an AWS region"),
+    "region with a typo": (["aws.region=eu-west-9"], "", "did you mean"),
+    # NaN and infinity anywhere a number goes
+    "NaN split": (["preprocess.split.validation=.nan"], "", "preprocess.split.validation: Input should be a finite"),
+    "infinite read timeout": (["aws.timeouts.read=.inf"], "", "aws.timeouts.read: Input should be a finite number"),
+    "NaN min_metric": (["register.min_metric=.nan"], "", "register.min_metric: Input should be a finite number"),
+    "NaN column bound": (["dataset.columns.score={type: float, max: .nan}"], "", "dataset.columns.score.max: Input"),
+    "NaN given as text": (["gateway.throttle.rate=nan"], "", "gateway.throttle.rate: Input should be a finite"),
+    "NaN tuning bound": (
+        ["train.tuning.ranges.C={type: continuous, min: .nan, max: 1}"],
+        "",
+        "train.tuning.ranges.C.min: Input should be a finite number",
+    ),
+    # hyperparameters the estimators refuse (the job would start and fail)
+    "negative C": (
+        ["train.hyperparameters.algorithm=logistic_regression", "train.hyperparameters.C=-1"],
+        "",
+        "C=-1 must be a number > 0 (LogisticRegression's rule",
+    ),
+    "NaN C": (
+        ["train.hyperparameters.algorithm=logistic_regression", "train.hyperparameters.C=.nan"],
+        "",
+        "C=nan must be",
+    ),
+    "NaN C as text": (["train.hyperparameters.C=nan"], "", "C='nan' must be"),
+    "zero max_depth": (["train.hyperparameters.max_depth=0"], "", "max_depth=0 must be a whole number >= 1"),
+    "fractional max_iter": (["train.hyperparameters.max_iter=2.5"], "", "max_iter=2.5 must be a whole number"),
+    "zero learning_rate": (["train.hyperparameters.learning_rate=0"], "", "learning_rate=0 must be a number > 0"),
+    "unknown class_weight": (["train.hyperparameters.class_weight=heavy"], "", "must be one of none, balanced"),
+    "negative random_state": (
+        ["train.hyperparameters.random_state=-1"],
+        "",
+        "random_state=-1 must be a whole number >= 0",
+    ),
+    "boolean n_estimators": (["train.hyperparameters.n_estimators=true"], "", "n_estimators=True must be"),
+    "tuning range below the estimator's minimum": (
+        ["train.tuning.ranges.max_depth={type: integer, min: 0, max: 4}"],
+        "",
+        "ranges.max_depth: hyperparameter max_depth=0.0 must be a whole number >= 1",
+    ),
+    "continuous range over a whole-number hyperparameter": (
+        ["train.tuning.ranges.min_samples_leaf={type: continuous, min: 1, max: 5}"],
+        "",
+        "min_samples_leaf is a whole number",
+    ),
+    "categorical values the estimator refuses": (
+        ["train.tuning.ranges.class_weight={type: categorical, values: [none, heavy]}"],
+        "",
+        "ranges.class_weight: hyperparameter class_weight='heavy' must be one of none, balanced",
+    ),
+    "unknown algorithm in a range": (
+        ["train.tuning.ranges.algorithm={type: categorical, values: [random_forest, xgboost]}"],
+        "",
+        "algorithm 'xgboost' is not one of",
+    ),
+    "integer range with fractional ends": (
+        ["train.tuning.ranges.max_depth={type: integer, min: 1.5, max: 4}"],
+        "",
+        "an integer range needs whole min and max",
+    ),
+    # counts, sizes and periods beyond AWS's limits
+    "scale-in cooldown beyond AWS's limit": (
+        ["deploy.autoscaling.scale_in_cooldown=100000000000000000000"],
+        "",
+        "deploy.autoscaling.scale_in_cooldown: Input should be less than or equal to 3600",
+    ),
+    "scale-out cooldown beyond AWS's limit": (
+        ["deploy.autoscaling.scale_out_cooldown=3601"],
+        "",
+        "less than or equal to 3600",
+    ),
+    "usage-plan quota beyond AWS's Integer": (
+        ["gateway.quota.limit=100000000000000000000"],
+        "",
+        "gateway.quota.limit: Input should be less than or equal to 2147483647",
+    ),
+    "invocations target beyond AWS's Integer": (
+        ["deploy.autoscaling.invocations_per_instance=100000000000000000000"],
+        "",
+        "less than or equal to 2147483647",
+    ),
+    "latency threshold that can never fire": (
+        ["deploy.alarms.latency_p99_ms=60001"],
+        "",
+        "deploy.alarms.latency_p99_ms:",
+    ),
+    "lifecycle days beyond AWS's Integer": (
+        ["storage.lifecycle.raw_transitions=[{days: 100000000000000000000, storage_class: GLACIER}]"],
+        "",
+        "storage.lifecycle.raw_transitions.0.days: Input should be less than or equal to 2147483647",
+    ),
+    "log retention beyond any period": (
+        ["gateway.logging.retention_days=100000000000000000000"],
+        "",
+        "gateway.logging.retention_days:",
+    ),
+    "health-check port 0": (["lb.allowed_cidrs=[10.0.0.0/8]", "lb.health_check.port=0"], "", "lb.health_check.port"),
+    # schedules EventBridge Scheduler refuses, or that broke `schedule status` and the emulator
+    "rate of zero": (
+        ["preprocess.schedule.expression=rate(0 days)"],
+        "",
+        "the rate must be a whole number of at least 1",
+    ),
+    "absurd rate": (["preprocess.schedule.expression=rate(999999999 days)"], "", "a rate is at most 365 days"),
+    "rate with Arabic-Indic digits": (["preprocess.schedule.expression=rate(\u0663 days)"], "", "n in digits 0-9"),
+    "cron with Arabic-Indic digits": (["preprocess.schedule.expression=cron(\u0663 3 * * ? *)"], "", "ASCII only"),
+    "cron with superscript digits": (["preprocess.schedule.expression=cron(0 \u00b3 * * ? *)"], "", "ASCII only"),
+    "cron with an empty step": (
+        ["preprocess.schedule.expression=cron(0/ 3 * * ? *)"],
+        "",
+        "needs a positive whole step",
+    ),
+    # tags with characters some receiving service refuses (the strictest common set)
+    "tag with #": (["tags.team=ml#1"], "", "tag 'team': '#' not allowed"),
+    "tag with < and >": (["tags.team=<b>"], "", "'<', '>' not allowed"),
+    "tag with ;": (["tags.team=a;b"], "", "';' not allowed"),
+    "tag with an emoji": (["tags.team=ml \U0001f600"], "", "not allowed; tags hold letters, digits, spaces"),
+    "tag key with a control character": (["tags.te\tam=ml"], "", "not allowed"),
+    "tag value with the aws: prefix": (["tags.team=AWS:ml"], "", "nor values with aws:"),
+    "empty tag value": (["tags.team="], "", "the value must be 1-256 characters"),
+    "too many tags": ([f"tags.t{i}=x" for i in range(41)], "", "41 tags: at most 40"),
+    # rollouts SageMaker refuses
+    "deployment timeout shorter than its waits": (
+        ["deploy.rollout={mode: canary, wait_minutes: 60, termination_wait_minutes: 60, max_execution_minutes: 60}"],
+        "",
+        "max_execution_minutes (60) must exceed the waits of the rollout, 120 minutes",
+    ),
+    "linear rollout longer than its timeout": (
+        [
+            "deploy.instance_count=4",
+            "deploy.autoscaling.min=4",
+            "deploy.rollout={mode: linear, linear_step_percent: 10, wait_minutes: 10}",
+        ],
+        "",
+        "10 step(s)",
+    ),
+    "canary on a fleet of one": (["deploy.rollout.mode=canary"], "", "more than half the fleet"),
+    "canary above half of a fleet autoscaling may shrink": (
+        [
+            "deploy.rollout={mode: canary, canary_percent: 50}",
+            "deploy.instance_count=3",
+            "deploy.autoscaling={min: 1, max: 4}",
+        ],
+        "",
+        "a canary step of 50% of 1 instance(s)",
+    ),
+    # Grid tuning
+    "Grid with a job count other than the grid's size": (
+        [
+            "train.tuning={strategy: Grid, max_jobs: 12, ranges: {class_weight: {type: categorical, values: [none, balanced]}}}"
+        ],
+        "",
+        "max_jobs must be 2 or left out",
+    ),
+    "Grid over a continuous range": (
+        ["train.tuning={strategy: Grid, ranges: {learning_rate: {type: continuous, min: 0.01, max: 0.3}}}"],
+        "",
+        "Grid tuning takes categorical ranges only",
+    ),
+}
+
+
+@pytest.fixture(autouse=True)
+def no_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.delenv("AWS_REGION", raising=False)
+
+
+def run(args: list[str]) -> int:
+    try:
+        app(args=args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def write(tmp_path: Path, extra: str = "") -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text(MINIMAL + extra, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_config_validate_refuses_with_the_rule(
+    case: str, tmp_path: Path, aws_calls: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    overrides, extra, expected = REFUSED[case]
+    path = write(tmp_path, extra)
+    args = ["config", "validate", "-c", str(path)]
+    for override in overrides:
+        args += ["--set", override]
+    assert run(args) == 2
+    err = capsys.readouterr().err
+    assert expected in " ".join(err.split()), err  # rich wraps long lines
+    assert "Traceback" not in err
+    assert aws_calls == []
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["train.hyperparameters.max_depth=null"],  # no limit
+        ["train.hyperparameters.max_depth=none"],
+        ["train.hyperparameters={algorithm: logistic_regression, C: 0.5, max_iter: 0, class_weight: balanced}"],
+        ["preprocess.schedule.expression=rate(365 days)", "preprocess.schedule.timezone=America/New_York"],
+        ["aws.endpoint_url=http://[::1]:4566", "aws.region=eusc-de-east-1"],
+        ["train.tuning={strategy: Grid, ranges: {class_weight: {type: categorical, values: [none, balanced]}}}"],
+        [
+            "train.tuning={strategy: Grid, max_jobs: 2, ranges: {class_weight: {type: categorical, values: [none, balanced]}}}"
+        ],
+        ["deploy.rollout.mode=canary", "deploy.instance_count=2", "deploy.autoscaling.min=2"],
+        ["deploy.autoscaling.scale_in_cooldown=3600", "gateway.quota.limit=2147483647"],
+        ["tags.team=Zürich data_1 +-=.:/@", "tags.owner=ana@example.com"],
+    ],
+)
+def test_values_within_the_rules_are_accepted(tmp_path: Path, overrides: list[str]) -> None:
+    load_config(write(tmp_path), overrides)
+
+
+def test_hyperparameters_are_checked_against_every_algorithm_a_tuning_job_tries(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(
+            write(tmp_path),
+            [
+                "train.hyperparameters={algorithm: logistic_regression, max_iter: 0}",  # LogisticRegression takes 0
+                "train.tuning.ranges.algorithm={type: categorical, values: [logistic_regression, hist_gradient_boosting]}",
+            ],
+        )
+    [problem] = caught.value.problems
+    assert "train.tuning: max_iter=0 must be a whole number >= 1" in problem.replace("hyperparameter ", "")
+    assert "HistGradientBoostingClassifier's rule for max_iter" in problem
+
+
+def _integer_fields(schema: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for model, definition in schema["$defs"].items():
+        for name, prop in definition.get("properties", {}).items():
+            for option in [prop, *prop.get("anyOf", [])]:
+                if option.get("type") == "integer":
+                    found.append((f"{model}.{name}", option))
+    return found
+
+
+def test_every_integer_setting_has_bounds() -> None:
+    """AWS's Integer is 32-bit and most settings have tighter documented limits: an integer without a maximum
+    would let 1e20 through to AWS."""
+    fields = _integer_fields(Config.model_json_schema())
+    assert len(fields) > 40
+    unbounded = [name for name, option in fields if "maximum" not in option or "minimum" not in option]
+    assert unbounded == []
