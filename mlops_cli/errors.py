@@ -23,6 +23,15 @@ class OperationFailed(MlopsError):
     exit_code = 1
 
 
+class AwsUnreachable(OperationFailed):
+    """AWS could not be reached, or answered "try again" (throttling, 5xx), even after botocore's retries.
+    Transient: a wait loop keeps polling through it for a while (`mlops_cli.aws.errors.Outage`)."""
+
+
+class EmulatorRestarted(OperationFailed):
+    """The embedded emulator stopped or restarted during the command: everything it held is gone."""
+
+
 class DriftDetected(OperationFailed):
     """`status --check` found resources that differ from the config."""
 

@@ -73,8 +73,20 @@ class MlopsApp(typer.Typer):
             if _is_usage_error(exc):  # click's own errors (bad option, missing argument, unknown command)
                 exc.show()  # type: ignore[attr-defined]
                 sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+            if (translated := _from_aws(exc)) is not None:
+                _report(translated, translated.exit_code, json_mode, verbose)
+                sys.exit(translated.exit_code)
             _report(exc, 1, json_mode, verbose=True)
             sys.exit(1)
+
+
+def _from_aws(exc: Exception) -> MlopsError | None:
+    """A botocore/boto3 error that reached here untranslated still gets its exit code and message."""
+    if "botocore" not in sys.modules:  # nothing talked to AWS: no need to import it
+        return None
+    from mlops_cli.aws.errors import kind_of, translate_exception
+
+    return translate_exception(exc, "talking to AWS") if kind_of(exc) is not None else None
 
 
 def _is_usage_error(exc: Exception) -> bool:

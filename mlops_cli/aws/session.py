@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import http.client
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
+from botocore.parsers import ResponseParserError, ResponseParserFactory
 
 from mlops_cli import __version__
-from mlops_cli.aws.errors import aws_errors
+from mlops_cli.aws.errors import aws_errors, register_endpoint_check
+from mlops_cli.errors import EmulatorRestarted, MlopsError
 
 if TYPE_CHECKING:  # the config layer sits above this one; only its shape is needed here
     from mlops_cli.config.models import AwsConfig
@@ -45,12 +49,77 @@ class CallLog:
         return sum(self.calls.values())
 
 
+class _ErrorPageTolerantParser:
+    """A protocol's response parser that reads an error answer it cannot parse (a plain-text or HTML 503 from a
+    proxy, a load balancer or an overloaded front end) as an error with the HTTP status for its code, as botocore
+    already does for S3. botocore's retry handler then retries it like any 5xx, instead of the call failing at
+    once with ResponseParserError (the query-protocol services: STS, IAM, ELBv2, CloudWatch, Auto Scaling...)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def parse(self, response: dict[str, Any], shape: Any) -> dict[str, Any]:
+        try:
+            return dict(self._inner.parse(response, shape))
+        except ResponseParserError:
+            status = int(response.get("status_code") or 0)
+            if status < 400:
+                raise
+            body = response.get("body") or b""
+            text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+            reason = http.client.responses.get(status, "")
+            excerpt = " ".join(text.split())[:200]
+            return {
+                "Error": {"Code": str(status), "Message": f"{reason}: {excerpt}" if excerpt else reason},
+                "ResponseMetadata": {"HTTPStatusCode": status, "HTTPHeaders": dict(response.get("headers") or {})},
+            }
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _ParserFactory(ResponseParserFactory):
+    def create_parser(self, protocol_name: str) -> Any:
+        return _ErrorPageTolerantParser(super().create_parser(protocol_name))
+
+
+def botocore_session() -> botocore.session.Session:
+    """A botocore session whose clients read unparsable error pages as errors (so that they are retried)."""
+    session = botocore.session.Session()
+    session.register_component("response_parser_factory", _ParserFactory())
+    return session
+
+
+# The embedded emulator this process talks to, as "pid:start time" when the first client was made: a connection
+# failure is then checked against it, so that "the emulator stopped or restarted" is said plainly.
+_emulator_instance: str | None = None
+
+
+def _emulator_lost(exc: BaseException, doing: str) -> MlopsError | None:
+    if _emulator_instance is None:
+        return None
+    from mlops_cli.emulator import manager
+
+    what = manager.lost(_emulator_instance)
+    if what is None:
+        return None
+    return EmulatorRestarted(
+        f"While {doing}: the embedded emulator {what}; its state is gone (buckets, jobs, endpoints...).",
+        hint="Run `mlops pipeline run` again to rebuild everything on it"
+        + (" (it starts the emulator again)." if what == "stopped" else "."),
+    )
+
+
 def resolve_endpoint(aws: AwsConfig) -> str | None:
     """The URL boto3 talks to: None for AWS itself, the emulator's URL (started on demand) for 'local'."""
+    global _emulator_instance
     if aws.is_local:
-        from mlops_cli.emulator.manager import ensure_running
+        from mlops_cli.emulator import manager
 
-        return ensure_running().endpoint_url
+        info = manager.ensure_running()
+        _emulator_instance = manager.instance_id(info)
+        register_endpoint_check(_emulator_lost)
+        return info.endpoint_url
     return aws.endpoint_url
 
 
@@ -67,11 +136,15 @@ class AwsClients:
         credentials = _LOCAL_CREDENTIALS if self.endpoint_url and aws.is_local else {}
         with aws_errors("opening an AWS session"):
             self.session = boto3.session.Session(
-                profile_name=None if aws.is_local else aws.profile, region_name=aws.region, **credentials
+                botocore_session=botocore_session(),
+                profile_name=None if aws.is_local else aws.profile,
+                region_name=aws.region,
+                **credentials,
             )
         self._boto_config = BotoConfig(
             region_name=aws.region,
-            retries={"mode": aws.retries.mode, "max_attempts": aws.retries.max_attempts},
+            # botocore's "max_attempts" counts the retries only; the config's counts the first attempt too
+            retries={"mode": aws.retries.mode, "total_max_attempts": aws.retries.max_attempts},
             connect_timeout=aws.timeouts.connect,
             read_timeout=aws.timeouts.read,
             user_agent_extra=f"mlops/{__version__}",

@@ -23,10 +23,18 @@ def watch(run: Invocation, kind: str, name: str, *, group: str, timeout: float |
     """Wait for a job with a spinner and its log; Ctrl-C leaves it running and says how to follow it."""
     from mlops_cli.services import jobs
     from mlops_cli.ui.jobs import JobWatch
+    from mlops_cli.ui.progress import OutageNotice
 
     try:
         with JobWatch(run.out, show_logs=logs) as observer:
-            return jobs.wait_job(run.clients, jobs.Kind(kind), name, observe=observer, timeout=timeout)
+            return jobs.wait_job(
+                run.clients,
+                jobs.Kind(kind),
+                name,
+                observe=observer,
+                timeout=timeout,
+                on_outage=OutageNotice(run.out),
+            )
     except KeyboardInterrupt:
         raise Interrupted(
             f"Stopped waiting; {kind} job {name} goes on running.",

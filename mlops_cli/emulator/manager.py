@@ -25,7 +25,18 @@ from mlops_cli.emulator.protocol import HOST, PORT_IN_USE_EXIT, endpoint_url
 from mlops_cli.emulator.state import ServerState
 from mlops_cli.errors import OperationFailed, PreconditionFailed, UsageError
 
-__all__ = ["EmulatorInfo", "ensure_running", "log_path", "reset", "start", "state_dir", "status", "stop"]
+__all__ = [
+    "EmulatorInfo",
+    "ensure_running",
+    "instance_id",
+    "log_path",
+    "lost",
+    "reset",
+    "start",
+    "state_dir",
+    "status",
+    "stop",
+]
 
 START_TIMEOUT = 20.0  # seconds from spawn to the first answer; it usually takes well under one
 LOCK_TIMEOUT = 60.0  # another command may be starting the server (at most START_TIMEOUT) or stopping it
@@ -56,6 +67,19 @@ def ensure_running() -> EmulatorInfo:
     """The running emulator, started first if needed."""
     current = _running()  # the common case needs no lock
     return _info(current) if current else start()[0]
+
+
+def instance_id(info: EmulatorInfo) -> str | None:
+    """Which run of the emulator this is: a restart (even on the same port) gives another id."""
+    return f"{info.pid}:{info.started_at}" if info.running else None
+
+
+def lost(instance: str) -> str | None:
+    """What became of the emulator run `instance` ("stopped", "was restarted"), or None if it still serves."""
+    current = _running()
+    if current is None:
+        return "stopped"
+    return None if instance_id(_info(current)) == instance else "was restarted"
 
 
 def start(port: int | None = None) -> tuple[EmulatorInfo, bool]:

@@ -65,3 +65,16 @@ class TransferProgress:
         with self._lock:
             self._files_done += 1
             self._progress.update(self._task, files=self._files())
+
+
+class OutageNotice:
+    """Tells, on stderr, that a wait keeps polling through an outage: "AWS unreachable, retrying (12 s)".
+    The reason is shown when the outage starts, and at every retry with -v."""
+
+    def __init__(self, out: Output) -> None:
+        self.out = out
+
+    def __call__(self, seconds_down: float, error: Any) -> None:
+        if seconds_down == 0 or self.out.verbose:
+            self.out.warn(f"{getattr(error, 'message', error)}".replace("[", r"\["))
+        self.out.warn(f"AWS unreachable, retrying ({seconds_down:.0f} s)")

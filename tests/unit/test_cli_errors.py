@@ -127,3 +127,18 @@ def test_ctrl_c_at_a_prompt_is_an_interruption(
     monkeypatch.setattr("mlops_cli.emulator.manager.status", abort)
     assert run(["local", "status", "--json"]) == 130
     assert json.loads(capsys.readouterr().out)["error"]["type"] == "Interrupted"
+
+
+def test_an_untranslated_aws_error_still_gets_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botocore.parsers import ResponseParserError
+
+    def fail(*_: object, **__: object) -> None:
+        raise ResponseParserError("Unable to parse response, invalid XML received: b'Service Unavailable'")
+
+    monkeypatch.setattr("mlops_cli.emulator.manager.status", fail)
+    assert run(["local", "status", "--json"]) == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["error"]["type"] == "AwsUnreachable"
+    assert "bug in mlops" not in captured.err and "could not be read" in captured.err

@@ -1,0 +1,409 @@
+"""Faults: every botocore error has an exit code and a message, transient ones are retried, waits survive a short
+outage, a lost emulator is named, uploads never replace each other's objects silently."""
+
+from __future__ import annotations
+
+import inspect
+import string
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from mlops_cli.aws.errors import Outage, aws_errors, kind_of
+from mlops_cli.errors import AwsUnreachable, MlopsError, WaitTimeout
+
+# --- every exception class botocore, boto3 and s3transfer raise --------------------------------------------------
+
+CREDENTIALS = {
+    "NoCredentialsError",
+    "PartialCredentialsError",
+    "CredentialRetrievalError",
+    "NoAuthTokenError",
+    "TokenRetrievalError",
+    "SSOError",
+    "SSOTokenLoadError",
+    "UnauthorizedSSOTokenError",
+    "LoginError",
+    "LoginRefreshRequired",
+    "LoginInsufficientPermissions",
+    "LoginTokenLoadError",
+    "LoginAuthorizationCodeError",
+    "RefreshWithMFAUnsupportedError",
+    "MetadataRetrievalError",
+}
+SETTINGS = {
+    "ProfileNotFound",
+    "ConfigNotFound",
+    "ConfigParseError",
+    "InvalidConfigError",
+    "InfiniteLoopConfigError",
+    "BaseEndpointResolverError",
+    "NoRegionError",
+    "EndpointVariantError",
+    "UnknownEndpointError",
+    "UnknownFIPSEndpointError",
+    "UnknownRegionError",
+    "InvalidRegionError",
+    "ServiceNotInRegionError",
+    "EndpointProviderError",
+    "EndpointResolutionError",
+    "UnknownEndpointResolutionBuiltInName",
+    "InvalidEndpointConfigurationError",
+    "InvalidEndpointDiscoveryConfigurationError",
+    "InvalidIMDSEndpointError",
+    "InvalidIMDSEndpointModeError",
+    "InvalidHostLabelError",
+    "UnknownCredentialError",
+    "UnknownTokenProviderError",
+    "InvalidRetryConfigurationError",
+    "InvalidMaxRetryAttemptsError",
+    "InvalidRetryModeError",
+    "InvalidProxiesConfigError",
+    "InvalidDefaultsMode",
+    "InvalidChecksumConfigError",
+    "InvalidDNSNameError",
+    "InvalidS3AddressingStyleError",
+    "InvalidS3UsEast1RegionalEndpointConfigError",
+    "InvalidSTSRegionalEndpointsConfigError",
+    "UnsupportedS3ArnError",
+    "UnsupportedS3ControlArnError",
+    "UnsupportedOutpostResourceError",
+    "UnsupportedS3ConfigurationError",
+    "UnsupportedS3AccesspointConfigurationError",
+    "UnsupportedS3ControlConfigurationError",
+}
+UNREACHABLE = {
+    "ConnectionError",
+    "EndpointConnectionError",
+    "SSLError",
+    "ConnectTimeoutError",
+    "ProxyConnectionError",
+    "HTTPClientError",
+    "ConnectionClosedError",
+    "ReadTimeoutError",
+    "ResponseStreamingError",
+    "IncompleteReadError",
+    "CapacityNotAvailableError",
+    "ResponseParserError",
+}
+# the rest: an AWS answer (ClientError), a request mlops built wrong, damaged data, a transfer's wrapper: exit 1
+TIMEOUT = {"WaiterError"}  # built below with "Max attempts exceeded"
+BUGS = {
+    "BotoCoreError",
+    "DataNotFoundError",
+    "UnknownServiceError",
+    "ApiVersionNotFoundError",
+    "UnknownSignatureVersionError",
+    "MissingParametersError",
+    "ValidationError",
+    "ParamValidationError",
+    "UnknownKeyError",
+    "RangeError",
+    "UnknownParameterError",
+    "AliasConflictParameterError",
+    "UnknownServiceStyle",
+    "PaginationError",
+    "OperationNotPageableError",
+    "InvalidExpressionError",
+    "WaiterConfigError",
+    "UnknownClientMethodError",
+    "UnsupportedSignatureVersionError",
+    "StubResponseError",
+    "StubAssertionError",
+    "UnStubbedResponseError",
+    "UndefinedModelAttributeError",
+    "MissingServiceIdError",
+    "UnsupportedServiceProtocolsError",
+    "Boto3Error",
+    "ResourceLoadException",
+    "NoVersionFound",
+    "UnknownAPIVersionError",
+    "ResourceNotExistsError",
+    "DynamoDBOperationNotSupportedError",
+    "DynanmoDBOperationNotSupportedError",
+    "DynamoDBNeedsConditionError",
+    "DynamoDBNeedsKeyConditionError",
+    "InvalidCrtTransferConfigError",
+    "InvalidSubscriberMethodError",
+    "TransferNotDoneError",
+    "S3ValidationError",
+}
+
+
+def _exception_classes() -> list[type[BaseException]]:
+    import boto3.exceptions
+    import botocore.exceptions
+    import s3transfer.exceptions
+    from botocore.parsers import ResponseParserError
+
+    found: list[type[BaseException]] = [ResponseParserError]
+    for module in (botocore.exceptions, boto3.exceptions, s3transfer.exceptions):
+        for value in vars(module).values():
+            if (
+                inspect.isclass(value)
+                and issubclass(value, Exception)
+                and not issubclass(value, Warning)  # warnings are never raised at us
+                and value.__module__ == module.__name__
+            ):
+                found.append(value)
+    return found
+
+
+def _instance(cls: type[BaseException]) -> BaseException:
+    """An instance as the library raises it: its documented keyword arguments filled in."""
+    from botocore.exceptions import ClientError, WaiterError
+
+    if issubclass(cls, ClientError):
+        return cls({"Error": {"Code": "ValidationException", "Message": "bad"}}, "DoThing")
+    if cls is WaiterError:
+        return cls(name="thing_ready", reason="Max attempts exceeded", last_response={})
+    if "last_exception" in inspect.signature(cls.__init__).parameters:
+        return cls(ConnectionResetError("reset"))  # type: ignore[call-arg]
+    fmt = getattr(cls, "fmt", None)
+    if fmt and "kwargs" in inspect.signature(cls.__init__).parameters:
+        fields = {name for _, name, _, _ in string.Formatter().parse(fmt) if name}
+        return cls(**{name: "x" for name in fields})
+    names = [
+        p.name
+        for p in list(inspect.signature(cls.__init__).parameters.values())[1:]
+        if p.kind is p.POSITIONAL_OR_KEYWORD and p.default is p.empty
+    ]
+    return cls(*(["something failed"] if not names else ["x"] * len(names)))
+
+
+def _expected_code(name: str) -> int:
+    if name in CREDENTIALS:
+        return 3
+    if name in SETTINGS:
+        return 2
+    if name in TIMEOUT:
+        return 4
+    return 1
+
+
+CLASSES = _exception_classes()
+
+
+def test_the_classification_covers_every_class() -> None:
+    """A class a new botocore adds must be classified here (and in mlops_cli/aws/errors.py) before it ships."""
+    known = CREDENTIALS | SETTINGS | UNREACHABLE | TIMEOUT | BUGS
+    others = {"ClientError", "EventStreamError", "ChecksumError", "FlexibleChecksumError", "AwsChunkedWrapperError"}
+    others |= {"UnseekableStreamError", "MD5UnavailableError", "MissingDependencyException"}
+    others |= {"RetriesExceededError", "S3TransferFailedError", "S3UploadFailedError", "S3DownloadFailedError"}
+    others |= {"S3CopyFailedError", "FatalError"}
+    assert {cls.__name__ for cls in CLASSES} - known - others == set()
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda cls: f"{cls.__module__.split('.')[0]}.{cls.__name__}")
+def test_every_library_exception_maps_to_an_exit_code_and_a_message(cls: type[BaseException]) -> None:
+    exc = _instance(cls)
+    assert kind_of(exc) is not None
+    with pytest.raises(MlopsError) as raised, aws_errors("doing the thing"):
+        raise exc
+    error = raised.value
+    assert error.exit_code == _expected_code(cls.__name__), error
+    assert error.message.startswith("While doing the thing: ")
+    assert isinstance(error, AwsUnreachable) == (cls.__name__ in UNREACHABLE)
+    # only a request mlops built wrong is called a bug
+    assert ("bug in mlops" in (error.hint or "")) == (cls.__name__ in BUGS)
+
+
+def test_an_upload_failure_is_reported_as_the_aws_error_inside_it() -> None:
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(MlopsError) as raised, aws_errors("uploading"):
+        try:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "PutObject")
+        except ClientError as exc:
+            raise S3UploadFailedError(f"Failed to upload: {exc}")  # noqa: B904 (as boto3 does)
+    assert "(AccessDenied)" in raised.value.message and "permission" in (raised.value.hint or "")
+
+
+# --- a 503 with a plain-text body --------------------------------------------------------------------------------
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self.body
+
+
+IDENTITY = (
+    b'<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>'
+    b"<Arn>arn:aws:iam::123456789012:user/ci</Arn><UserId>AIDA</UserId><Account>123456789012</Account>"
+    b"</GetCallerIdentityResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata>"
+    b"</GetCallerIdentityResponse>"
+)
+
+
+@pytest.fixture
+def aws_clients(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Clients for AWS itself (no moto), whose HTTP answers a test scripts with `answer`; no backoff pauses."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    from mlops_cli.aws.session import AwsClients
+    from tests.unit.conftest import make_config
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    return AwsClients(make_config().aws, "http://127.0.0.1:9", resolve=False)
+
+
+def _answers(client: Any, answers: list[tuple[int, bytes]]) -> list[int]:
+    """Make `client` receive these (status, body) answers in turn; returns the statuses sent so far."""
+    from botocore.awsrequest import AWSResponse
+
+    sent: list[int] = []
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        status, body = answers[min(len(sent), len(answers) - 1)]
+        sent.append(status)
+        return AWSResponse(request.url, status, {"Content-Type": "text/plain"}, _Raw(body))
+
+    client.meta.events.register_first("before-send", answer)
+    return sent
+
+
+def test_a_plain_text_503_is_retried(aws_clients: Any) -> None:
+    sent = _answers(aws_clients.client("sts"), [(503, b"Service Unavailable"), (503, b"Back soon"), (200, IDENTITY)])
+    assert aws_clients.account_id == "123456789012"
+    assert sent == [503, 503, 200]
+
+
+def test_a_plain_text_503_that_lasts_is_aws_unreachable_not_a_bug(aws_clients: Any) -> None:
+    sent = _answers(aws_clients.client("elbv2"), [(503, b"upstream connect error or disconnect/reset")])
+    with pytest.raises(AwsUnreachable) as raised, aws_errors("listing load balancers"):
+        aws_clients.client("elbv2").describe_load_balancers()
+    assert len(sent) == aws_clients.aws.retries.max_attempts
+    assert "Service Unavailable: upstream connect error" in raised.value.message
+    assert "bug" not in str(raised.value)
+
+
+# --- waits survive a short outage --------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def _unreachable() -> AwsUnreachable:
+    return AwsUnreachable("While polling: could not reach AWS.")
+
+
+def test_an_outage_shorter_than_the_patience_is_waited_through() -> None:
+    clock, told = FakeClock(), []
+    failures = iter([_unreachable()] * 4)
+
+    def poll() -> str:
+        if (error := next(failures, None)) is not None:
+            raise error
+        return "answer"
+
+    outage = Outage(patience=60, notify=lambda down, error: told.append(down), sleep=clock.sleep, clock=clock)
+    assert outage.call(poll) == "answer"
+    assert told == [0, 1, 3, 7]  # seconds down at each retry: the pause doubles
+    assert outage.down_since is None and outage.outages == 1
+
+
+def test_an_outage_longer_than_the_patience_gives_up_saying_how_long() -> None:
+    clock = FakeClock()
+
+    def poll() -> str:
+        raise _unreachable()
+
+    with pytest.raises(AwsUnreachable, match=r"unreachable for 6\d s; stopped waiting"):
+        Outage(patience=60, sleep=clock.sleep, clock=clock).call(poll)
+    assert 60 <= clock.now - 1000 < 70
+
+
+def test_an_outage_never_extends_the_waits_own_timeout() -> None:
+    clock = FakeClock()
+
+    def poll() -> str:
+        raise _unreachable()
+
+    with pytest.raises(WaitTimeout):
+        Outage(patience=600, deadline=1030, sleep=clock.sleep, clock=clock).call(poll)
+    assert clock.now == 1030
+
+
+class _FlakySageMaker:
+    """describe_training_job: connection refused `failures` times, then InProgress, then Completed."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        from botocore.exceptions import EndpointConnectionError
+
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise EndpointConnectionError(endpoint_url="https://api.sagemaker.eu-west-1.amazonaws.com/")
+        status = "InProgress" if self.calls == self.failures + 1 else "Completed"
+        return {"TrainingJobName": TrainingJobName, "TrainingJobStatus": status}
+
+
+class _NoLogs:
+    def describe_log_streams(self, **_: Any) -> dict[str, Any]:
+        return {"logStreams": []}
+
+
+class _FakeClients:
+    def __init__(self, sagemaker: Any) -> None:
+        self.clients = {"sagemaker": sagemaker, "logs": _NoLogs()}
+
+    def client(self, service: str) -> Any:
+        return self.clients[service]
+
+
+@pytest.fixture
+def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    slept: list[float] = []
+    monkeypatch.setattr("time.sleep", slept.append)
+    return slept
+
+
+def test_waiting_for_a_job_survives_a_short_outage(no_sleep: list[float]) -> None:
+    from mlops_cli.services.jobs import Kind, wait_job
+
+    sagemaker, seen, told = _FlakySageMaker(failures=3), [], []
+    state = wait_job(
+        _FakeClients(sagemaker),  # type: ignore[arg-type]
+        Kind.TRAINING,
+        "churn-train-1",
+        observe=lambda state, lines: seen.append(state.status),
+        follow_logs=False,
+        on_outage=lambda down, error: told.append(error),
+    )
+    assert state.status == "Completed" and seen == ["InProgress", "Completed"]
+    assert len(told) == 3 and all(isinstance(error, AwsUnreachable) for error in told)
+    assert "could not reach https://api.sagemaker" in told[0].message
+
+
+def test_train_run_wait_says_aws_is_unreachable_and_goes_on(
+    no_sleep: list[float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlops_cli.commands.common import GlobalOptions, Invocation
+    from mlops_cli.commands.watching import watch
+
+    run = Invocation(GlobalOptions())
+    run._clients = _FakeClients(_FlakySageMaker(failures=2))  # type: ignore[assignment]
+    state = watch(run, "training", "churn-train-1", group="train", timeout=None, logs=False)
+    assert state.status == "Completed"
+    err = capsys.readouterr().err
+    assert "AWS unreachable, retrying (0 s)" in err and "could not reach" in err
