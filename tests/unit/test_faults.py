@@ -3,7 +3,9 @@ outage, a lost emulator is named, uploads never replace each other's objects sil
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import socket
 import string
 from collections.abc import Iterator
 from typing import Any
@@ -11,7 +13,7 @@ from typing import Any
 import pytest
 
 from mlops_cli.aws.errors import Outage, aws_errors, kind_of
-from mlops_cli.errors import AwsUnreachable, MlopsError, WaitTimeout
+from mlops_cli.errors import AwsUnreachable, EmulatorRestarted, MlopsError, WaitTimeout
 
 # --- every exception class botocore, boto3 and s3transfer raise --------------------------------------------------
 
@@ -407,3 +409,64 @@ def test_train_run_wait_says_aws_is_unreachable_and_goes_on(
     assert state.status == "Completed"
     err = capsys.readouterr().err
     assert "AWS unreachable, retrying (0 s)" in err and "could not reach" in err
+
+
+# --- the emulator stopped or restarted ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def local_clients(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
+    """Clients for `endpoint_url: local` whose emulator (pid 111) is said to run on a port where nothing listens."""
+    from botocore.retries.standard import ExponentialBackoff
+
+    from mlops_cli.aws import session
+    from mlops_cli.aws.session import AwsClients
+    from mlops_cli.emulator import manager
+    from mlops_cli.emulator.state import ServerState
+    from tests.unit.conftest import make_config
+
+    monkeypatch.setattr(ExponentialBackoff, "delay_amount", lambda self, context: 0)
+    monkeypatch.setattr(session, "_emulator_instance", None)
+    with socket_closed() as port:
+        first = ServerState(111, port, f"http://127.0.0.1:{port}", "2026-12-03T10:00:00+00:00")
+    serving: list[ServerState | None] = [first]
+    monkeypatch.setattr(manager, "_running", lambda: serving[-1])
+    clients = AwsClients(make_config("aws.endpoint_url=local").aws)
+    assert clients.endpoint_url == first.endpoint_url
+    return clients, serving
+
+
+@contextlib.contextmanager
+def socket_closed() -> Iterator[int]:
+    """A loopback port nothing listens on (bound, then closed)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    yield port
+
+
+def test_an_emulator_that_was_killed_is_named(local_clients: Any) -> None:
+    clients, serving = local_clients
+    serving.append(None)  # killed: nothing answers as it any more
+    with pytest.raises(EmulatorRestarted) as raised, aws_errors("listing buckets"):
+        clients.client("s3").list_buckets()
+    assert "the embedded emulator stopped; its state is gone" in raised.value.message
+    assert "`mlops pipeline run` again" in (raised.value.hint or "")
+
+
+def test_an_emulator_that_was_restarted_is_named_and_not_waited_for(local_clients: Any, no_sleep: list[float]) -> None:
+    from mlops_cli.emulator.state import ServerState
+    from mlops_cli.services.jobs import Kind, wait_job
+
+    clients, serving = local_clients
+    old = serving[0]
+    serving.append(ServerState(222, old.port, old.endpoint_url, "2026-12-03T10:05:00+00:00"))
+    with pytest.raises(EmulatorRestarted, match="the embedded emulator was restarted; its state is gone"):
+        wait_job(clients, Kind.TRAINING, "churn-train-1", observe=lambda *_: None, follow_logs=False)
+    assert [pause for pause in no_sleep if pause > 0] == []  # no outage to wait through: it is said at once
+
+
+def test_a_connection_error_while_the_emulator_still_runs_stays_a_connection_error(local_clients: Any) -> None:
+    clients, _ = local_clients  # the recorded emulator still answers as itself
+    with pytest.raises(AwsUnreachable, match="could not reach"), aws_errors("listing buckets"):
+        clients.client("s3").list_buckets()
