@@ -1,10 +1,15 @@
 """Load a config: YAML with line tracking, `extends:` overlays, `${VAR}` interpolation, `--set` overrides, then
-validation. Every problem is collected and reported at once, each with file, line and field."""
+validation. Every problem is collected and reported at once, each with file, line and field.
+
+A config comes from a file someone else may have written, so reading it is bounded: only regular files, at most
+1 MB, UTF-8, one YAML document, nested at most 32 levels, no anchors or aliases, keys that are text. What breaks a
+rule is refused with the rule, before anything costly is built, and before any AWS call."""
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,11 +20,32 @@ from pydantic import ValidationError
 from mlops_cli.config.models import Config
 from mlops_cli.errors import ConfigError
 
-Location = tuple[str, int]  # (file, 1-based line)
+Location = tuple[str, int]  # (file, 1-based line; 0 for a --set override)
 KeyPath = tuple[str | int, ...]
 
 _VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MAX_EXTENDS_DEPTH = 8
+# A real config is a few kilobytes; the cap bounds memory and parse time (about a second) whatever the file is.
+MAX_CONFIG_BYTES = 1_000_000
+# The shipped configs nest 5 levels; the cap keeps every recursive step (parser, merge, validation) far from
+# Python's recursion limit.
+MAX_DEPTH = 32
+# Keys and values together; the largest shipped config has 270. Building and validating costs some 40 us each in
+# Python, so this bounds that work to about a second, where 1 MB of `[{a: 1}, ...]` would otherwise take 20 s.
+MAX_NODES = 20_000
+# No setting needs a longer number; longer ones are where int() refuses (4,300 digits) or goes quadratic
+# (YAML 1.1's base-60 integers like 1:2:3:...).
+_MAX_NUMBER_CHARS = 100
+# Past this many problems the rest are consequences or repetitions; printing a million lines helps nobody.
+_MAX_PROBLEMS = 50
+_MAX_MESSAGE_CHARS = 500
+# Control characters (tab and line breaks aside) and unpaired surrogates: they cannot be shown, written to a
+# file name or sent to AWS, and in a message they could drive the terminal.
+_BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")}
+_STR_TAG = "tag:yaml.org,2002:str"
+# libyaml's parser when PyYAML was built with it (5 to 10 times faster), else the pure-Python one; same events.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass
@@ -36,42 +62,66 @@ class _Document:
     locations: dict[KeyPath, Location]
 
 
+class _Refused(Exception):
+    """A YAML text breaks one of the reading rules; `line` is 1-based, `field` the dotted key path (may be "")."""
+
+    def __init__(self, line: int, field: str, message: str) -> None:
+        super().__init__(message)
+        self.line, self.field, self.message = line, field, message
+
+
 def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedConfig:
     """Read, resolve and validate a config. Raises ConfigError (exit 2) listing every problem."""
     path = Path(path)
     problems: list[str] = []
-    doc = _read_with_extends(path, problems, depth=0)
+    doc = _read_with_extends(path, problems, chain=())
     if doc is None:
-        raise ConfigError(problems)
+        raise _config_error(problems)
     _interpolate(doc, problems)
     for override in overrides or []:
         _apply_override(doc, override, problems)
     _default_region_from_env(doc)
+    if not problems:
+        _check_text(doc, problems)
     if problems:  # validating half-resolved data would only add noise
-        raise ConfigError(problems)
+        raise _config_error(problems)
     try:
         config = Config.model_validate(doc.data)
     except ValidationError as exc:
-        raise ConfigError([_describe(err, doc, path) for err in exc.errors()]) from None
+        raise _config_error([_describe(err, doc, path) for err in exc.errors()]) from None
     return LoadedConfig(config=config, path=path, raw=doc.data, locations=doc.locations)
 
 
-def _read_with_extends(path: Path, problems: list[str], depth: int) -> _Document | None:
-    doc = _read_yaml(path, problems)
+def _config_error(problems: list[str]) -> ConfigError:
+    shown = [_clip(problem) for problem in problems[:_MAX_PROBLEMS]]
+    if len(problems) > _MAX_PROBLEMS:
+        shown.append(f"... {len(problems) - _MAX_PROBLEMS:,} more problems not shown (fix the ones above first)")
+    return ConfigError(shown)
+
+
+def _read_with_extends(
+    path: Path, problems: list[str], chain: tuple[Path, ...], named_by: str = ""
+) -> _Document | None:
+    doc = _read_yaml(path, problems, named_by)
     if doc is None:
         return None
     base_name = doc.data.get("extends")
     if base_name is None:
         return doc
     where = _fmt(doc.locations.get(("extends",), (str(path), 1)))
-    if not isinstance(base_name, str):
-        problems.append(f"{where} extends: must be a file path")
+    if not isinstance(base_name, str) or not base_name.strip():
+        problems.append(f"{where} extends: must be the path of the base config file")
         return None
-    if depth >= _MAX_EXTENDS_DEPTH:
-        problems.append(f"{where} extends: more than {_MAX_EXTENDS_DEPTH} levels (a cycle?)")
+    chain = (*chain, _absolute(path))
+    base_path = _absolute(path.parent / base_name)
+    if base_path in chain:
+        cycle = " -> ".join(_printable(str(p)) for p in (*chain[chain.index(base_path) :], base_path))
+        problems.append(f"{where} extends: the files extend each other in a cycle ({cycle})")
         return None
-    base_path = (path.parent / base_name).resolve()
-    base = _read_with_extends(base_path, problems, depth + 1)
+    if len(chain) > _MAX_EXTENDS_DEPTH:
+        problems.append(f"{where} extends: more than {_MAX_EXTENDS_DEPTH} levels of base files")
+        return None
+    base = _read_with_extends(base_path, problems, chain, named_by=f"extends: at {where}")
     if base is None:
         return None
     doc.data.pop("extends")
@@ -79,61 +129,221 @@ def _read_with_extends(path: Path, problems: list[str], depth: int) -> _Document
     return _Document(_deep_merge(base.data, doc.data), {**base.locations, **doc.locations})
 
 
-def _read_yaml(path: Path, problems: list[str]) -> _Document | None:
+def _absolute(path: Path) -> Path:
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        problems.append(f"{path}: no such config file")
-        return None
-    except OSError as exc:
-        problems.append(f"{path}: cannot read ({exc.strerror})")
+        return path.resolve()
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL in the name: reading will say so
+        return Path(os.path.abspath(path))
+
+
+def _read_yaml(path: Path, problems: list[str], named_by: str = "") -> _Document | None:
+    name = _printable(str(path))
+    text = _read_text(path, name, named_by, problems)
+    if text is None:
         return None
     try:
-        loader = yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else {}
-        finally:
-            loader.dispose()
+        node, data = _parse(text, MAX_DEPTH)
+    except _Refused as refused:
+        problems.append(f"{name}:{refused.line} {refused.field + ': ' if refused.field else ''}{refused.message}")
+        return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        problems.append(f"{path}:{line} invalid YAML: {exc.problem or exc.context}")
+        problems.append(f"{name}:{line} invalid YAML: {exc.problem or exc.context}")
+        return None
+    except yaml.reader.ReaderError as exc:
+        problems.append(f"{name}:{_reader_line(text, exc)} invalid YAML: {exc.reason} (character 0x{exc.character:x})")
         return None
     except yaml.YAMLError as exc:
-        problems.append(f"{path}: invalid YAML: {exc}")
+        problems.append(f"{name}: invalid YAML: {_printable(str(exc))}")
         return None
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
-        problems.append(f"{path}:1 the file must hold a mapping of settings, not {type(data).__name__}")
+        problems.append(f"{name}:1 the file must hold a mapping of settings, not {type(data).__name__}")
         return None
     locations: dict[KeyPath, Location] = {}
     if node is not None:
-        duplicates: list[str] = []
-        _record_lines(node, (), str(path), locations, duplicates)
-        if duplicates:  # YAML would silently keep only the last one, dropping settings
-            problems.extend(duplicates)
+        found: list[str] = []
+        _record_lines(node, (), name, locations, found)
+        if found:  # duplicate keys (YAML would keep the last one, dropping settings) or keys that are not text
+            problems.extend(found)
             return None
     return _Document(data, locations)
 
 
-def _record_lines(
-    node: yaml.Node, prefix: KeyPath, file: str, out: dict[KeyPath, Location], duplicates: list[str]
-) -> None:
+def _read_text(path: Path, name: str, named_by: str, problems: list[str]) -> str | None:
+    """The file's text: a regular file of at most MAX_CONFIG_BYTES, in UTF-8. Never blocks, never reads unbounded."""
+    problems_before = len(problems)
+    text = _read_bytes_as_text(path, name, problems)
+    if named_by and len(problems) > problems_before:  # the base file of another: say which one names it
+        problems[-1] += f" (named by {named_by})"
+    return text
+
+
+def _read_bytes_as_text(path: Path, name: str, problems: list[str]) -> str | None:
+    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; the type is then checked on
+    # the open descriptor, so the file cannot be swapped between the check and the read.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        problems.append(f"{name}: no such config file")
+        return None
+    except OSError as exc:
+        problems.append(f"{name}: cannot read ({exc.strerror})")
+        return None
+    except ValueError:  # a NUL character in the name
+        problems.append(f"{name}: not a valid file name")
+        return None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            problems.append(f"{name}: {_file_kind(mode)}, not a config file")
+            return None
+        chunks, size = [], 0
+        while size <= MAX_CONFIG_BYTES and (chunk := os.read(fd, MAX_CONFIG_BYTES + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as exc:
+        problems.append(f"{name}: cannot read ({exc.strerror})")
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        problems.append(f"{name}: larger than {MAX_CONFIG_BYTES:,} bytes; a config file is at most 1 MB")
+        return None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        problems.append(f"{name}:1 the file is UTF-16 text; save it as UTF-8")
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        problems.append(f"{name}:{line} not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8")
+        return None
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _reader_line(text: str, exc: yaml.reader.ReaderError) -> int:
+    # libyaml counts bytes of the UTF-8 text, the pure-Python reader counts characters
+    if _Loader is yaml.SafeLoader:
+        return text.count("\n", 0, exc.position) + 1
+    return text.encode("utf-8", "surrogatepass").count(b"\n", 0, exc.position) + 1
+
+
+def _parse(text: str, max_depth: int) -> tuple[yaml.Node | None, Any]:
+    """Check the YAML's events against the reading rules, then build it. Raises _Refused or a yaml error."""
+    _check_events(text, max_depth)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        return node, (loader.construct_document(node) if node is not None else None)
+    finally:
+        loader.dispose()
+
+
+def _check_events(text: str, max_depth: int) -> None:
+    """One pass over the parser's events (flat, cheap) before any node is built: building recurses per level and
+    expands aliases, so this is where depth, aliases and extra documents must be stopped.
+
+    Anchors and aliases are refused outright rather than given an expansion budget: the shipped configs use none,
+    `extends:` is the way to share settings, an aliased value would report its errors at the anchor's line instead
+    of where it is used, and an alias is how a few hundred bytes expand to a billion values ("billion laughs")."""
+    loader = _Loader(text)
+    # per open collection: [is a mapping, current key or index, the next node is a key]
+    stack: list[list[Any]] = []
+    documents = nodes = 0
+
+    def here() -> str:
+        return _dotted(tuple(entry[1] for entry in stack if entry[1] is not None))
+
+    try:
+        while (event := loader.get_event()) is not None:
+            line = event.start_mark.line + 1 if event.start_mark else 1
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise _Refused(line, "", "a second YAML document ('---'); a config is a single document")
+            elif isinstance(event, yaml.CollectionEndEvent):
+                stack.pop()
+            elif isinstance(event, yaml.NodeEvent):
+                if stack:
+                    top = stack[-1]
+                    if top[0]:
+                        if top[2]:
+                            top[1] = _printable(event.value) if isinstance(event, yaml.ScalarEvent) else "?"
+                        top[2] = not top[2]
+                    else:
+                        top[1] += 1
+                _check_node(loader, event, line, here)
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise _Refused(line, here(), f"more than {MAX_NODES:,} keys and values; a config holds far fewer")
+                if isinstance(event, yaml.CollectionStartEvent):
+                    if len(stack) >= max_depth:
+                        raise _Refused(line, here(), f"nested more than {max_depth} levels deep")
+                    stack.append([isinstance(event, yaml.MappingStartEvent), None, True])
+                    if not stack[-1][0]:
+                        stack[-1][1] = -1
+            elif isinstance(event, yaml.StreamEndEvent):
+                break
+    finally:
+        loader.dispose()
+
+
+def _check_node(loader: Any, event: yaml.NodeEvent, line: int, here: Any) -> None:
+    if isinstance(event, yaml.AliasEvent):
+        raise _Refused(line, here(), f"alias *{event.anchor}: {_NO_ANCHORS}")
+    if event.anchor is not None:
+        raise _Refused(line, here(), f"anchor &{event.anchor}: {_NO_ANCHORS}")
+    tag = getattr(event, "tag", None)
+    if tag not in (None, "!") and tag not in _PLAIN_TAGS:
+        raise _Refused(line, here(), f"the YAML tag {tag} is not accepted: {_PLAIN_VALUES}")
+    if (
+        isinstance(event, yaml.ScalarEvent)
+        and len(event.value) > _MAX_NUMBER_CHARS
+        and loader.resolve(yaml.ScalarNode, event.value, event.implicit) != _STR_TAG
+    ):
+        raise _Refused(line, here(), f"a number longer than {_MAX_NUMBER_CHARS} characters")
+
+
+_NO_ANCHORS = "YAML anchors and aliases are not accepted in a config (share settings with `extends:`)"
+_PLAIN_VALUES = "a config holds text, numbers, booleans, null, lists and mappings"
+
+
+def _record_lines(node: yaml.Node, prefix: KeyPath, file: str, out: dict[KeyPath, Location], found: list[str]) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = (*prefix, str(key_node.value))
             line = key_node.start_mark.line + 1
-            if key in out:
-                duplicates.append(
+            if key_node.tag != _STR_TAG:
+                # YAML 1.1 reads `on`, `yes`, `1`, `~` as a boolean, a number, null: never what a setting means
+                kind = key_node.tag.rsplit(":", 1)[-1]
+                found.append(f"{file}:{line} {_dotted(key)}: this key is read by YAML as {kind}, not text; quote it")
+            elif key in out:
+                found.append(
                     f"{file}:{line} {_dotted(key)}: duplicate key (first at line {out[key][1]}); merge the two"
                 )
             out[key] = (file, line)
-            _record_lines(value_node, key, file, out, duplicates)
+            _record_lines(value_node, key, file, out, found)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             key = (*prefix, index)
             out[key] = (file, item.start_mark.line + 1)
-            _record_lines(item, key, file, out, duplicates)
+            _record_lines(item, key, file, out, found)
 
 
 def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
@@ -148,6 +358,10 @@ def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]
 
 
 def _interpolate(doc: _Document, problems: list[str]) -> None:
+    # What the environment adds counts against the same 1 MB as the file: a variable is not a way around the cap
+    # (one huge value used in every field would be).
+    budget = [MAX_CONFIG_BYTES]
+
     def substitute(value: Any, key_path: KeyPath) -> Any:
         if isinstance(value, dict):
             return {k: substitute(v, (*key_path, k)) for k, v in value.items()}
@@ -162,6 +376,14 @@ def _interpolate(doc: _Document, problems: list[str]) -> None:
             name, default = match.group(1), match.group(2)
             env_value = os.environ.get(name)
             if env_value is not None and (env_value != "" or default is None):
+                budget[0] -= len(env_value)
+                if budget[0] < 0:
+                    where = _fmt(_nearest(doc.locations, key_path))
+                    problems.append(
+                        f"{where} {_dotted(key_path)}: environment variable {name} takes the config past "
+                        f"{MAX_CONFIG_BYTES:,} characters once substituted (a config is at most 1 MB)"
+                    )
+                    return ""
                 return env_value
             if default is not None:
                 return default
@@ -178,21 +400,33 @@ def _interpolate(doc: _Document, problems: list[str]) -> None:
 
 def _apply_override(doc: _Document, override: str, problems: list[str]) -> None:
     key, sep, raw_value = override.partition("=")
-    if not sep or not key or any(not part for part in key.split(".")):
-        problems.append(f"--set {override}: expected key.path=value")
-        return
-    try:
-        value = yaml.safe_load(raw_value) if raw_value else ""
-    except yaml.YAMLError:
-        value = raw_value
+    shown = _printable(_clip(override, 100))
     parts = key.split(".")
+    if not sep or not key or any(not part for part in parts):
+        problems.append(f"--set {shown}: expected key.path=value")
+        return
+    if len(parts) > MAX_DEPTH:
+        problems.append(f"--set {shown}: the key path is more than {MAX_DEPTH} levels deep")
+        return
+    if len(raw_value) > MAX_CONFIG_BYTES:
+        problems.append(f"--set {_printable(key)}: the value is longer than {MAX_CONFIG_BYTES:,} characters")
+        return
+    value: Any = ""
+    if raw_value:
+        try:  # the value is YAML, read under the same rules as a file, counting the levels the key path uses
+            value = _parse(raw_value, MAX_DEPTH - len(parts) + 1)[1]
+        except _Refused as refused:
+            problems.append(f"--set {_printable(key)}: {refused.message}")
+            return
+        except yaml.YAMLError:  # not YAML: the text as given (`--set tags.note=a: b`)
+            value = raw_value
     node: Any = doc.data
     for part in parts[:-1]:
         child = node.get(part) if isinstance(node, dict) else None
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            problems.append(f"--set {override}: '{part}' is not a mapping")
+            problems.append(f"--set {shown}: '{_printable(part)}' is not a mapping")
             return
         node = child
     node[parts[-1]] = value
@@ -207,16 +441,52 @@ def _default_region_from_env(doc: _Document) -> None:
             aws["region"] = region
 
 
+def _check_text(doc: _Document, problems: list[str]) -> None:
+    """Every key and text value, wherever it came from (file, variable, --set), holds only printable text."""
+
+    def check(value: Any, key_path: KeyPath) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and (bad := _BAD_TEXT.search(key)):
+                    problem(key_path, f"the key {_printable(key)!r} holds {_describe_char(bad.group())}")
+                check(item, (*key_path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                check(item, (*key_path, index))
+        elif isinstance(value, str) and (bad := _BAD_TEXT.search(value)):
+            problem(key_path, f"holds {_describe_char(bad.group())} at character {bad.start() + 1}")
+
+    def problem(key_path: KeyPath, message: str) -> None:
+        where = _fmt(_nearest(doc.locations, key_path, default=("<config>", 1)))
+        problems.append(f"{where} {_dotted(key_path)}: {message}; text may not hold control characters")
+
+    check(doc.data, ())
+
+
+def _describe_char(char: str) -> str:
+    code = ord(char)
+    if 0xD800 <= code <= 0xDFFF:
+        return f"U+{code:04X}, a lone surrogate (not valid Unicode; a variable with bytes that are not UTF-8?)"
+    return f"the control character U+{code:04X}"
+
+
 def _describe(error: Any, doc: _Document, path: Path) -> str:
     loc: KeyPath = tuple(error["loc"])
     # pydantic puts a union's or a validator's branch name in loc; keep the parts that are real keys
     field_path = tuple(
         part for part in loc if not (isinstance(part, str) and ("[" in part or part.startswith("function-")))
     )
-    if not field_path:  # the whole-config checks are about names derived from the project
-        field_path = ("project",)
-    where = _fmt(_nearest(doc.locations, field_path, default=(str(path), 1)))
     message = error["msg"].removeprefix("Value error, ")
+    if not field_path:
+        # a check of the whole config names its field first ("deploy.instance_count must be ..."); any other is
+        # about the names derived from the project
+        named = re.match(r"([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+) (.*)", message, re.DOTALL)
+        if named and named.group(1).split(".")[0] in doc.data:
+            field_path = tuple(named.group(1).split("."))
+            message = named.group(2)
+        else:
+            field_path = ("project",)
+    where = _fmt(_nearest(doc.locations, field_path, default=(str(path), 1)))
     if error["type"] == "extra_forbidden":
         message = f"unknown setting '{field_path[-1]}' (see `mlops config schema` for the allowed keys)"
     elif error["type"] == "missing":
@@ -224,7 +494,7 @@ def _describe(error: Any, doc: _Document, path: Path) -> str:
         if field_path == ("aws", "region"):
             message += " (set aws.region in the config, or AWS_REGION in the environment)"
     elif error["type"] in ("string_pattern_mismatch",):
-        message = f"{error.get('input')!r} does not match the rule {error['ctx']['pattern']}"
+        message = f"{_clip(repr(error.get('input')), 100)} does not match the rule {error['ctx']['pattern']}"
     return f"{where} {_dotted(field_path)}: {message}"
 
 
@@ -241,4 +511,13 @@ def _fmt(location: Location) -> str:
 
 
 def _dotted(key_path: KeyPath) -> str:
-    return ".".join(str(part) for part in key_path)
+    return _printable(".".join(str(part) for part in key_path))
+
+
+def _printable(text: str) -> str:
+    """Text for a message: control characters and lone surrogates escaped, so a message cannot drive the terminal."""
+    return _BAD_TEXT.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def _clip(text: str, limit: int = _MAX_MESSAGE_CHARS) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
