@@ -17,6 +17,11 @@ application/json; no Content-Type at all is application/json, as in the containe
                        columns without the key and the target), values as in the raw data (yes/no, category
                        names, numbers; an empty field = missing). Trailing line breaks are ignored; a blank line
                        elsewhere is a record with the wrong number of values.
+    JSON is read strictly: NaN and Infinity are not JSON (null is the missing value), and a body nested deeper than
+    the parser's stack, text with a lone surrogate (a `\\ud800` escape) or a gzip-compressed body (SageMaker passes
+    no Content-Encoding to the container) is refused. A record's unknown fields are named up to LISTED_FIELDS, with
+    a closest-name hint for the first SUGGESTED_FIELDS of the request: the work per request stays small whatever
+    the body holds.
     Values are checked with mlops_schema, the rules preprocessing applied to the training data. A request holds 1 to
     MAX_ROWS records (1000; the environment variable MLOPS_MAX_ROWS of the model overrides it). Rows are counted
     from 0: `instances[3]`, or the fourth line of a CSV body, is "row 3". input_fn receives no model, so it checks
@@ -31,8 +36,9 @@ list with q-values picks the preferred supported type):
     text/csv           one line per record, `label,probability` (yes,0.812345), no header.
 
 Errors: every problem of the request raises an InferenceError subclass carrying `status_code` and `message`:
-    BadRequestError             400  empty or non-UTF-8 body, not JSON, wrong shape, too many rows, a record that
-                                     breaks the schema: "row 3: plan: 'enterprise' is not one of basic, pro, team"
+    BadRequestError             400  empty, compressed or non-UTF-8 body, not (strict) JSON, wrong shape, too many
+                                     rows, a record that breaks the schema: "row 3: plan: 'enterprise' is not one
+                                     of basic, pro, team"
                                      (up to 10 rows listed, each with all its problems)
     UnsupportedContentTypeError 415  a Content-Type other than application/json or text/csv
     UnsupportedAcceptError      406  an Accept that allows neither application/json nor text/csv
@@ -105,6 +111,9 @@ MAX_ROWS = 1000
 MAX_ROWS_ENV = "MLOPS_MAX_ROWS"
 DECIMALS = 6
 LISTED_ROWS = 10  # an error message names at most this many bad rows
+LISTED_FIELDS = 5  # ... and at most this many unknown fields of a record
+SUGGESTED_FIELDS = 5  # closest-name suggestions per request: difflib costs milliseconds a field
+GZIP_MAGIC = b"\x1f\x8b"
 MODEL_FILES = ("model.joblib", "schema.json", "metadata.json")
 # Accept media ranges → the response type they allow (a wildcard picks JSON, the default).
 ACCEPTED = {JSON: JSON, CSV: CSV, ANY: JSON, "application/*": JSON, "text/*": CSV}
@@ -286,8 +295,12 @@ def _body_text(body: str | bytes | bytearray) -> str:
     """The container hands over text only when the Content-Type is exactly application/json or text/csv."""
     if isinstance(body, str):
         return body
+    data = bytes(body)
+    if data.startswith(GZIP_MAGIC):
+        # SageMaker passes no Content-Encoding to the container: a compressed body arrives as it was sent
+        raise BadRequestError("the request body is gzip-compressed: send it uncompressed (no Content-Encoding)")
     try:
-        return bytes(body).decode("utf-8-sig")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise BadRequestError(f"the request body is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
@@ -304,16 +317,15 @@ Problems = dict[int, str]  # row number → what is wrong with it (several probl
 
 def _read_json(text: str, schema: ms.Schema, limit: int) -> tuple[pd.DataFrame, tuple[Any, ...], Problems]:
     """{"instances": [...]} → (records with a valid structure, every record's key, structural problems by row)."""
-    try:
-        document = json.loads(text)
-    except ValueError as exc:
-        raise BadRequestError(f"the body is not valid JSON: {exc}") from exc
+    document = _parse_json(text)
     instances = _instances(document)
     _check_row_count(len(instances), limit)
     problems: Problems = {}
     rows, records = [], []
+    names = frozenset(schema.names)
+    suggestions = [SUGGESTED_FIELDS]  # left for this request
     for row, record in enumerate(instances):
-        found = _record_problems(record, schema)
+        found = _record_problems(record, schema, names, suggestions)
         if found:
             problems[row] = ms.SEPARATOR.join(found)
         else:
@@ -325,38 +337,78 @@ def _read_json(text: str, schema: ms.Schema, limit: int) -> tuple[pd.DataFrame, 
     return frame, keys, problems
 
 
+def _parse_json(text: str) -> Any:
+    """The JSON document, strictly: NaN and Infinity are not JSON (Python's parser would take them, and a NaN
+    feature would pass as a missing value), and nesting deeper than the parser's stack is a client's error."""
+    try:
+        return json.loads(text, parse_constant=_not_json)
+    except RecursionError as exc:
+        raise BadRequestError(
+            'the body is not valid JSON for a request: it is nested too deeply (a request is {"instances": '
+            "[{feature: value, ...}, ...]}: three levels)"
+        ) from exc
+    except ValueError as exc:
+        raise BadRequestError(f"the body is not valid JSON: {exc}") from exc
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value (send null for a missing value)")
+
+
 def _instances(document: Any) -> list[Any]:
     shape = '{"instances": [{feature: value, ...}, ...]}'
     if not isinstance(document, dict):
         raise BadRequestError(f"the body is {_json_type(document)}; expected {shape}")
     if "instances" not in document:
         raise BadRequestError(f"the body has no 'instances'; expected {shape}")
-    extra = sorted(key for key in document if key != "instances")
+    extra = [key for key in document if key != "instances"]
     if extra:
-        raise BadRequestError(f"unknown key {_quoted(extra)} in the body; expected only {shape}")
+        more = f" and {len(extra) - LISTED_FIELDS} more" if len(extra) > LISTED_FIELDS else ""
+        shown = _quoted(sorted(extra[:LISTED_FIELDS]))
+        raise BadRequestError(f"unknown key {shown}{more} in the body; expected only {shape}")
     instances = document["instances"]
     if not isinstance(instances, list):
         raise BadRequestError(f"'instances' is {_json_type(instances)}; expected a list of records: {shape}")
     return instances
 
 
-def _record_problems(record: Any, schema: ms.Schema) -> list[str]:
-    """What makes a record unusable before its values are judged: not an object, unknown or missing fields, lists."""
+def _record_problems(record: Any, schema: ms.Schema, names: frozenset[str], suggestions: list[int]) -> list[str]:
+    """What makes a record unusable before its values are judged: not an object, unknown or missing fields, lists,
+    text that is not Unicode. `suggestions` holds how many closest-name hints the request may still get."""
     if not isinstance(record, dict):
         return [f"expected an object of feature values, got {_json_type(record)}"]
-    problems = [_unknown_field(name, schema) for name in record if name not in schema.names]
+    unknown = [name for name in record if name not in names]
+    problems = [_unknown_field(name, schema, suggestions) for name in unknown[:LISTED_FIELDS]]
+    if len(unknown) > LISTED_FIELDS:
+        problems.append(f"and {len(unknown) - LISTED_FIELDS} more unknown features")
     problems += [f"missing feature '{column.name}'" for column in schema.features if column.name not in record]
-    problems += [
-        f"{column.name}: expected a single value, got {_json_type(record[column.name])}"
-        for column in schema.features
-        if isinstance(record.get(column.name), (dict, list))
-    ]
+    for name in [*(column.name for column in schema.features), schema.key]:
+        value = record.get(name)
+        if isinstance(value, (dict, list)):
+            problems.append(f"{name}: expected a single value, got {_json_type(value)}")
+        elif isinstance(value, str) and not _is_unicode(value):
+            problems.append(f"{name}: {json.dumps(value)} is not Unicode text (it holds a lone surrogate)")
     return problems
 
 
-def _unknown_field(name: str, schema: ms.Schema) -> str:
-    """A misspelt feature would otherwise leave the real one missing; suggest the closest name."""
-    close = difflib.get_close_matches(str(name), [column.name for column in schema.features], n=1)
+def _is_unicode(text: str) -> bool:
+    """False for text with a lone surrogate: JSON's \\ud800 escapes can make one, UTF-8 cannot carry it."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unknown_field(name: str, schema: ms.Schema, suggestions: list[int]) -> str:
+    """A misspelt feature would otherwise leave the real one missing; suggest the closest name (for the first few
+    unknown fields of a request only: a body of half a million unknown fields must not cost seconds)."""
+    if suggestions[0] <= 0:
+        return f"unknown feature '{name}'"
+    suggestions[0] -= 1
+    close = difflib.get_close_matches(name[:100], [column.name for column in schema.features], n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     return f"unknown feature '{name}'{hint}"
 

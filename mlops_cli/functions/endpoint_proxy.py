@@ -6,7 +6,10 @@ Environment: ENDPOINT_NAME (required); HEALTH_PATH (default /health).
 - GET <HEALTH_PATH>: DescribeEndpoint; 200 {"status": "ok", "endpoint": ...} when it is InService, else 503.
 - POST to any other path: InvokeEndpoint with the request's body, Content-Type (default application/json) and
   Accept; the answer is the model's body and content type. A ModelError answers the model's own status code with
-  {"message": <the model's message>}; a missing endpoint or another refusal of SageMaker's is a 502.
+  {"message": <the model's message>}; a missing endpoint or another refusal of SageMaker's is a 502. What SageMaker
+  would refuse is answered here, as a client's error: a compressed body (Content-Encoding; InvokeEndpoint has no
+  such parameter, so the model would get the compressed bytes) 415, a body over 6 MB 413, a Content-Type or Accept
+  that is not ASCII or longer than 1024 characters 400.
 - Any other method: 405.
 
 Request and response follow the ALB Lambda target contract: the event carries httpMethod, path, headers (lower-case
@@ -26,6 +29,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 JSON = "application/json"
+MAX_BODY_BYTES = 6_291_456  # InvokeEndpoint's Body
+MAX_HEADER_CHARACTERS = 1024  # InvokeEndpoint's ContentType and Accept (ASCII)
 _clients: dict[str, Any] = {}
 
 
@@ -74,20 +79,51 @@ def health(endpoint: str) -> dict[str, Any]:
     return respond(200, {"status": "ok", "endpoint": endpoint})
 
 
+class Refused(Exception):
+    """A request SageMaker would refuse (or the model could not read as sent): answered here, with its status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
 def request_body(event: dict[str, Any]) -> bytes:
     body = event.get("body") or ""
-    return base64.b64decode(body) if event.get("isBase64Encoded") else body.encode("utf-8")
+    if not event.get("isBase64Encoded"):
+        return body.encode("utf-8", errors="surrogatepass")
+    try:
+        return base64.b64decode(body, validate=True)
+    except ValueError as error:
+        raise Refused(400, f"the request body is marked Base64 but is not: {error}") from error
+
+
+def invoke_arguments(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
+    """InvokeEndpoint's parameters for the request; Refused for what SageMaker would refuse or misread."""
+    headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+    encoding = headers.get("content-encoding", "").strip().lower()
+    if encoding not in ("", "identity"):
+        # InvokeEndpoint has no Content-Encoding: the model would get the compressed bytes as its body
+        raise Refused(415, f"the request body is {encoding}-compressed (Content-Encoding): send it uncompressed")
+    arguments: dict[str, Any] = {"EndpointName": endpoint, "ContentType": headers.get("content-type") or JSON}
+    if headers.get("accept"):
+        arguments["Accept"] = headers["accept"]
+    for name, header in (("ContentType", "Content-Type"), ("Accept", "Accept")):
+        value = arguments.get(name)
+        if value is not None and (not value.isascii() or len(value) > MAX_HEADER_CHARACTERS):
+            raise Refused(400, f"the {header} header must be ASCII text of at most {MAX_HEADER_CHARACTERS} characters")
+    body = request_body(event)
+    if len(body) > MAX_BODY_BYTES:
+        raise Refused(413, f"the request body is larger than SageMaker's limit of {MAX_BODY_BYTES} bytes (6 MB)")
+    arguments["Body"] = body
+    return arguments
 
 
 def invoke(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
-    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
-    arguments = {
-        "EndpointName": endpoint,
-        "ContentType": headers.get("content-type") or JSON,
-        "Body": request_body(event),
-    }
-    if headers.get("accept"):
-        arguments["Accept"] = headers["accept"]
+    try:
+        arguments = invoke_arguments(endpoint, event)
+    except Refused as refused:
+        return respond(refused.status, {"message": refused.message})
     try:
         answer = client("sagemaker-runtime").invoke_endpoint(**arguments)
     except ClientError as error:

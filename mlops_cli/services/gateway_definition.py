@@ -24,9 +24,12 @@ DRAFT_4 = "http://json-schema.org/draft-04/schema#"
 
 # Matched against the runtime API's HTTP status. Integration responses are keyed by the status they produce, so each
 # pattern is written not to overlap another: which one AWS picks when two match is not documented.
-MODEL_ERROR_PATTERN = "424"  # ModelError: the model answered 4xx/5xx; its status and message are in the body
+# ModelError (424: the model answered 4xx/5xx; its status and message are in the body) and ValidationError (400:
+# SageMaker refused the request itself, e.g. a body over 6 MB): the caller's request is what is wrong. A missing
+# endpoint is a ValidationError too; its message says so.
+REFUSED_PATTERN = "400|424"
 NOT_READY_PATTERN = "429"  # ModelNotReadyException
-UPSTREAM_PATTERN = r"4(?:[0-13-9]\d|2[0-35-8])|5\d{2}"  # every other 4xx, every 5xx
+UPSTREAM_PATTERN = r"4(?:0[1-9]|1\d|2[0-35-8]|[3-9]\d)|5\d{2}"  # every other 4xx, every 5xx
 
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -54,13 +57,16 @@ _ERROR_TEMPLATE = (
 GATEWAY_RESPONSES: dict[str, tuple[str, str]] = {
     "BAD_REQUEST_BODY": (
         "400",
-        '{"message": "Invalid request body", "errors": "$context.error.validationErrorString", '
+        # the messages quote the caller's values: escaped for a JSON string (escapeJavaScript's \' is not JSON)
+        '{"message": "Invalid request body", '
+        '"errors": "$util.escapeJavaScript($context.error.validationErrorString).replaceAll("\\\\\'","\'")", '
         '"request_id": "$context.requestId"}',
     ),
     "BAD_REQUEST_PARAMETERS": ("400", _ERROR_TEMPLATE),
     "UNSUPPORTED_MEDIA_TYPE": (
         "415",
-        '{"message": "Unsupported Media Type: send application/json or text/csv", "request_id": "$context.requestId"}',
+        '{"message": "Unsupported Media Type: send application/json or text/csv, uncompressed (no Content-Encoding)", '
+        '"request_id": "$context.requestId"}',
     ),
     "REQUEST_TOO_LARGE": ("413", _ERROR_TEMPLATE),
     "MISSING_AUTHENTICATION_TOKEN": ("403", _ERROR_TEMPLATE),
@@ -222,8 +228,8 @@ def method_definitions(gateway: Gateway, targets: Targets) -> dict[str, dict[str
                     }
                 },
                 "400": {
-                    "selectionPattern": MODEL_ERROR_PATTERN,
-                    "responseTemplates": _response_template("The model refused the request."),
+                    "selectionPattern": REFUSED_PATTERN,
+                    "responseTemplates": _response_template("The request was refused; see upstream for why."),
                 },
                 "503": {
                     "selectionPattern": NOT_READY_PATTERN,

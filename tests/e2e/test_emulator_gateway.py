@@ -34,7 +34,8 @@ ERROR_TEMPLATE = (
 GATEWAY_RESPONSES = {
     "BAD_REQUEST_BODY": (
         "400",
-        '{"message": "Invalid request body", "errors": "$context.error.validationErrorString", '
+        '{"message": "Invalid request body", '
+        '"errors": "$util.escapeJavaScript($context.error.validationErrorString).replaceAll("\\\\\'","\'")", '
         '"request_id": "$context.requestId"}',
     ),
     **{

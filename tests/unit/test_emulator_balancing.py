@@ -307,6 +307,18 @@ def test_the_event_base64_encodes_binary_bodies_and_can_carry_multiple_values() 
     assert "headers" not in event and "queryStringParameters" not in event
 
 
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b'{"x": 1}', {"Content_Type": "application/json", "Content_Encoding": "gzip"}),  # AWS: any Content-Encoding
+        (b'{"x": "\xff"}', {"Content_Type": "application/json"}),  # text that is not UTF-8: its bytes, unreplaced
+    ],
+)
+def test_the_event_base64_encodes_encoded_and_non_utf8_text_bodies(body: bytes, headers: dict[str, str]) -> None:
+    event = lambda_events.event(make_request("POST", "/", "", body, **headers), "arn:tg")
+    assert (event["body"], event["isBase64Encoded"]) == (base64.b64encode(body).decode(), True)
+
+
 def test_the_health_check_event_is_what_aws_documents() -> None:
     assert lambda_events.health_check_event("arn:tg", "/health") == {
         "requestContext": {"elb": {"targetGroupArn": "arn:tg"}},

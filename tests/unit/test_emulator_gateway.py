@@ -54,9 +54,44 @@ def test_templates_render_the_supported_references(template: str, rendered: str)
     assert templates.render(template, ERROR) == rendered
 
 
-def test_validation_error_string_renders_as_the_content_of_a_json_string() -> None:
+def test_validation_error_string_renders_unescaped_as_api_gateway_does() -> None:
+    # AWS puts the messages in as they are: inside quotes, their own quotes make the body invalid JSON
     body = templates.render('{"errors": "$context.error.validationErrorString"}', ERROR)
-    assert json.loads(body) == {"errors": ERROR.validation_error}
+    assert body == '{"errors": "' + ERROR.validation_error + '"}'
+    with pytest.raises(ValueError):
+        json.loads(body)
+
+
+NASTY = templates.Context(validation_error='[a/b: value ("O\'Brien \\ é 😀 \ud800\n") not found]')
+
+
+def test_escape_javascript_follows_api_gateways_rules() -> None:
+    rendered = templates.render("$util.escapeJavaScript($context.error.validationErrorString)", NASTY)
+    assert rendered == '[a\\/b: value (\\"O\\\'Brien \\\\ \\u00E9 \\uD83D\\uDE00 \\uD800\\n\\") not found]'
+    assert rendered.isascii()
+    with pytest.raises(ValueError):  # \' is JavaScript, not JSON ...
+        json.loads(f'"{rendered}"')
+
+
+def test_escaped_and_quotes_restored_the_messages_are_a_json_string() -> None:
+    template = '{"errors": "$util.escapeJavaScript($context.error.validationErrorString).replaceAll("\\\\\'","\'")"}'
+    assert json.loads(templates.render(template, NASTY)) == {"errors": NASTY.validation_error}
+
+
+def test_what_a_reference_renders_is_not_read_again_as_a_template() -> None:
+    context = templates.Context(validation_error="$context.requestId #set($x = 1)", request_id="req-1")
+    assert templates.render("$context.error.validationErrorString", context) == context.validation_error
+    assert templates.render("$util.escapeJavaScript($context.error.validationErrorString)", context) == (
+        context.validation_error
+    )
+
+
+def test_the_definitions_bad_request_body_answer_is_json_whatever_the_values() -> None:
+    from mlops_cli.services import gateway_definition
+
+    template = gateway_definition.GATEWAY_RESPONSES["BAD_REQUEST_BODY"][1]
+    answer = json.loads(templates.encode(templates.render(template, NASTY)))
+    assert answer["errors"] == NASTY.validation_error
 
 
 @pytest.mark.parametrize(
@@ -69,7 +104,9 @@ def test_validation_error_string_renders_as_the_content_of_a_json_string() -> No
         "$input.params('x')",
         "$stageVariables.name",
         "$context.identity.sourceIp",
-        "$util.escapeJavaScript($input.body)",
+        "$util.urlEncode($input.body)",
+        "$util.escapeJavaScript($input.params('x'))",
+        '$util.escapeJavaScript($input.body).replaceAll("a","$1")',
         "$input.json('a.b')",
     ],
 )

@@ -176,3 +176,22 @@ def test_other_methods_are_not_allowed(stubs: Stubs, method: str, path: str, all
     response = endpoint_proxy.handler(alb_event(method, path), None)
     assert (response["statusCode"], response["headers"]["Allow"]) == (405, allow)
     assert method in body_of(response)["message"]
+
+
+@pytest.mark.parametrize(
+    ("event", "status", "message"),
+    [
+        # InvokeEndpoint has no Content-Encoding: the model would get the compressed bytes
+        (alb_event("POST", "/", b"\x1f\x8b\x08", encoded=True, **{"content-encoding": "gzip"}), 415, "compressed"),
+        (alb_event("POST", "/", b" " * (6_291_456 + 1), encoded=True), 413, "6291456 bytes"),
+        (alb_event("POST", "/", RECORDS, **{"content-type": "application/jsön"}), 400, "Content-Type header"),
+        (alb_event("POST", "/", RECORDS, accept="a" * 1025), 400, "Accept header"),
+        ({**alb_event("POST", "/"), "body": "not base64!", "isBase64Encoded": True}, 400, "marked Base64"),
+    ],
+)
+def test_what_sagemaker_would_refuse_is_a_client_error_here(
+    stubs: Stubs, event: dict[str, Any], status: int, message: str
+) -> None:
+    response = endpoint_proxy.handler(event, None)  # and no InvokeEndpoint call: the stubber has none queued
+    assert response["statusCode"] == status
+    assert message in body_of(response)["message"]

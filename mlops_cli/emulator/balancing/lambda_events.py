@@ -4,8 +4,10 @@ HTTP answer built from what the function returns (AWS: "Lambda functions as targ
 - Header names are lower-cased; with one value per name (the load balancer keeps the last), unless the target
   group's `lambda.multi_value_headers.enabled` is true (then `multiValueHeaders` and
   `multiValueQueryStringParameters`). Query parameters are passed as sent, not URL-decoded.
-- The body is passed as is for text/*, application/json, application/javascript and application/xml, and Base64
-  encoded (`isBase64Encoded: true`) for every other content type. Requests over 1 MB are refused with 413.
+- The body is Base64 encoded (`isBase64Encoded: true`) when the request has a Content-Encoding header; else it is
+  passed as is for text/*, application/json, application/javascript and application/xml, and Base64 encoded for
+  every other content type (and, here, for a text body that is not UTF-8, which the event could not carry as it
+  is). Requests over 1 MB are refused with 413.
 - The function must return a JSON object with `statusCode`; `statusDescription`, `headers` (or `multiValueHeaders`),
   `body` and `isBase64Encoded` are optional. A response over 1 MB, or one that is not such an object, is a 502.
 """
@@ -45,10 +47,7 @@ def _query_pairs(query: str) -> list[tuple[str, str]]:
 
 def event(request: Request, target_group_arn: str, multi_value: bool = False) -> dict[str, Any]:
     headers = forwarded_headers(request)
-    if request.body and not is_text(request.header("Content-Type")):
-        body, encoded = base64.b64encode(request.body).decode("ascii"), True
-    else:
-        body, encoded = request.body.decode("utf-8", errors="replace"), False
+    body, encoded = _event_body(request)
     built: dict[str, Any] = {
         "requestContext": {"elb": {"targetGroupArn": target_group_arn}},
         "httpMethod": request.method,
@@ -69,6 +68,19 @@ def event(request: Request, target_group_arn: str, multi_value: bool = False) ->
     built["body"] = body
     built["isBase64Encoded"] = encoded
     return built
+
+
+def _event_body(request: Request) -> tuple[str, bool]:
+    """(body, isBase64Encoded). AWS: Base64 when the request has a Content-Encoding, else as is for the text types.
+    A text body that is not UTF-8 is Base64 too: replacing its bytes would hand the function a different request."""
+    if not request.body:
+        return "", False
+    if request.header("Content-Encoding") is None and is_text(request.header("Content-Type")):
+        try:
+            return request.body.decode("utf-8"), False
+        except UnicodeDecodeError:
+            pass
+    return base64.b64encode(request.body).decode("ascii"), True
 
 
 def health_check_event(target_group_arn: str, path: str) -> dict[str, Any]:

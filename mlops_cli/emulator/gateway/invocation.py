@@ -4,7 +4,7 @@
   2. the resource and method                                 (routing)        403 MISSING_AUTHENTICATION_TOKEN
   3. authorization and API key, throttling, quota            (auth)           403 / 429
   4. body size (10 MB)                                                        413 REQUEST_TOO_LARGE
-  5. content type against the request templates                               415 UNSUPPORTED_MEDIA_TYPE
+  5. content coding, content type against the request templates              415 UNSUPPORTED_MEDIA_TYPE
   6. required parameters, body against the model             (validation)     400 BAD_REQUEST_*
   7. the integration                                         (integration)    504 INTEGRATION_TIMEOUT
   8. the integration response and method response            (responses)
@@ -98,6 +98,7 @@ class Invocation:
         settings = route.method.integration
         if not settings:
             raise EmulatorError(f"{route.method.http_method} {route.resource.path} has no integration")
+        self.check_encoding()
         content_type = media_type(self.request.header("Content-Type") or responses.JSON)
         template = self.request_template(settings, content_type)
         self.validate(deployed, route, content_type)
@@ -142,6 +143,13 @@ class Invocation:
             if grant.quota and "limit" in grant.quota:
                 limit = int(float(grant.quota["limit"]))
                 self.limiter.count(("quota", *plan), limit, str(grant.quota.get("period", "DAY")))
+
+    def check_encoding(self) -> None:
+        """A compressed body is refused as an unsupported media type: request decompression is not emulated (API
+        Gateway's answer for a content coding it does not support), and the back end takes no Content-Encoding."""
+        encoding = (self.request.header("Content-Encoding") or "").strip().lower()
+        if encoding not in ("", "identity"):
+            raise GatewayError("UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type")
 
     def request_template(self, settings: dict[str, Any], content_type: str) -> str | None:
         """The request template for the content type; 415 when there is none and the passthrough behaviour

@@ -106,7 +106,7 @@ def integration_answer(
     body = backend.body
     content_type, template = choose_template(chosen.get("responseTemplates"), accept)
     if template is not None and not templates.is_passthrough(template):
-        body = templates.render(template, context).encode()
+        body = templates.encode(templates.render(template, context))
     if content_type is not None:
         headers["Content-Type"] = content_type
     for target, source in (chosen.get("responseParameters") or {}).items():
@@ -150,7 +150,7 @@ def gateway_answer(
     content_type, template = choose_template(response.get("responseTemplates") or {JSON: DEFAULT_TEMPLATE}, None)
     if content_type is None:  # templates for other types only: API Gateway's default body
         content_type, template = JSON, DEFAULT_TEMPLATE
-    body = templates.render(template or DEFAULT_TEMPLATE, context).encode()
+    body = templates.encode(templates.render(template or DEFAULT_TEMPLATE, context))
     headers = {"Content-Type": content_type}
     for target, source in (response.get("responseParameters") or {}).items():
         header = _GATEWAY_HEADER.match(target)

@@ -50,13 +50,25 @@ def body_errors(schema_text: str, model_name: str, body: bytes) -> list[str]:
     """The messages for a body that does not satisfy the model (empty when it does). An empty body is validated
     as `{}`; a body that is not JSON gets one message."""
     validator = _validator(schema_text, model_name)
+    too_deep = "Invalid JSON in the request body: it is nested too deeply"
     try:
-        document = json.loads(body) if body.strip() else {}
+        # Strict JSON, as API Gateway's parser reads it: no NaN or Infinity, and a nesting depth it can hold.
+        document = json.loads(body, parse_constant=_not_json) if body.strip() else {}
+    except RecursionError:
+        return [too_deep]
     except ValueError as exc:
         return [f"Invalid JSON in the request body: {exc}"]
-    messages = [_describe(error, validator) for error in sorted(validator.iter_errors(document), key=_order)]
+    try:
+        errors = sorted(validator.iter_errors(document), key=_order)
+    except RecursionError:
+        return [too_deep]
+    messages = [_describe(error, validator) for error in errors]
     # jsonschema reports each missing property separately; fge (and so API Gateway) names them all in one message
     return list(dict.fromkeys(messages))
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def error_string(messages: Iterable[str]) -> str:
@@ -187,4 +199,7 @@ def _type_name(instance: Any) -> str:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except RecursionError:  # a value nested almost as deep as the parser allows
+        return _type_name(value)

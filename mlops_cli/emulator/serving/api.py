@@ -4,16 +4,18 @@ SageMaker: CreateEndpoint (refuses a duplicate; the endpoint starts Creating), U
 DeleteEndpoint, DescribeEndpoint, UpdateEndpointWeightsAndCapacities (read the served fleets), and CreateModel /
 CreateEndpointConfig refusing a name in use as AWS does (moto overwrites).
 SageMaker Runtime: InvokeEndpoint reaches the endpoint's servers (moto answers canned bytes for any name), with the
-request body kept as raw bytes (moto would decode it as UTF-8 and parse it as a form).
+request body kept as raw bytes whatever its ContentType (moto would decode it as UTF-8, parse a form body and then
+not find the action).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import unquote
 
 from moto.core.common_types import TYPE_RESPONSE
-from moto.core.responses import ActionResult, EmptyResult
+from moto.core.responses import ActionResult, BaseResponse, EmptyResult
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpointConfig
 from moto.sagemaker.responses import SageMakerResponse
@@ -94,6 +96,28 @@ def invoke_endpoint(self: SageMakerRuntimeResponse) -> TYPE_RESPONSE:
     return 200, answer_headers, result.body
 
 
+def setup_keeping_the_raw_body(self: SageMakerRuntimeResponse, request: Any, *args: Any, **kwargs: Any) -> None:
+    # werkzeug parses a form body (a client may send any ContentType) and then has no bytes left for the model:
+    # reading them first caches them for both.
+    request.get_data(cache=True)
+    BaseResponse.setup_class(self, request, *args, **kwargs)
+
+
+def action_by_path(self: SageMakerRuntimeResponse) -> str:
+    # moto looks for the action in a form body first; InvokeEndpoint is known by its path whatever the body is
+    if _INVOCATIONS.match(self.path.split("?", 1)[0]):
+        return "InvokeEndpoint"
+    return BaseResponse._get_action(self)
+
+
+def runtime_protocol(self: SageMakerRuntimeResponse, service_model: Any) -> str:
+    # moto picks the error's serialisation from the request's Content-Type (a form body would make it "query",
+    # which sagemaker-runtime does not speak); the runtime always answers in its own protocol
+    return str(service_model.protocol)
+
+
+_INVOCATIONS = re.compile(r"^/endpoints/[^/]+/invocations$")
+
 PATCHES: list[Patch] = [
     replace(SageMakerResponse, "create_endpoint", create_endpoint),
     add(SageMakerResponse, "update_endpoint", update_endpoint),
@@ -104,4 +128,7 @@ PATCHES: list[Patch] = [
     Patch(SageMakerResponse, "create_endpoint_config", _refusing_existing_config),
     replace(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint),
     add(SageMakerRuntimeResponse, "use_raw_body", True),
+    add(SageMakerRuntimeResponse, "setup_class", setup_keeping_the_raw_body),
+    add(SageMakerRuntimeResponse, "_get_action", action_by_path),
+    add(SageMakerRuntimeResponse, "determine_response_protocol", runtime_protocol),
 ]

@@ -40,6 +40,7 @@ READY_LINE = "mlops-model-server: ready on port "
 LOAD_FAILED_LINE = "mlops-model-server: model loading failed: "
 LOAD_FAILED_EXIT = 3
 MAX_BODY_BYTES = 6_291_456  # InvokeEndpoint's limit
+_MAX_DISCARDED_BYTES = 4 * MAX_BODY_BYTES  # a larger refused body is not read to its end
 DEFAULT_WORKERS = 2
 _MAX_RESTARTS = 10  # replacing workers that keep dying would only hide the problem
 _ORPHAN_CHECK_SECONDS = 1.0
@@ -166,9 +167,18 @@ class RequestHandler(BaseHTTPRequestHandler):
         if self.path.split("?", 1)[0] != "/invocations" or self.server.handlers is None:
             self._answer(404, b"{}", JSON)
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            self._answer(400, b'{"error": "the Content-Length header is not a number of bytes"}', JSON)
+            return
         if length > MAX_BODY_BYTES:
-            self._answer(413, b'{"error": "the request body is larger than 6 MB"}', JSON)
+            # Read what was sent first: a client still sending when the answer comes sees a broken pipe instead.
+            self._discard(length)
+            self._answer(413, b'{"error": "the request body is larger than 6 MB (6291456 bytes)"}', JSON)
             return
         body = self.rfile.read(length) if length else b""
         # The container reads ContentType first, then Content-Type, and assumes JSON without either.
@@ -180,6 +190,16 @@ class RequestHandler(BaseHTTPRequestHandler):
             traceback.print_exc(file=sys.stdout)
             status, answer, answer_type = error_answer(error)
         self._answer(status, answer, answer_type)
+
+    def _discard(self, length: int) -> None:
+        if length > _MAX_DISCARDED_BYTES:
+            self.close_connection = True  # not worth reading: the client gets the answer or a reset
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 16))
+            if not chunk:
+                break
+            length -= len(chunk)
 
     def _answer(self, status: int, body: bytes, content_type: str) -> None:
         self.send_response(status)
