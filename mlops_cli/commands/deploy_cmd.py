@@ -36,7 +36,12 @@ def _watched(run: Invocation, action: Callable[[Any], T]) -> T:
 @command(app, "apply")
 def apply(
     run: Invocation,
-    version: int | None = typer.Option(None, "--version", min=1, help="Model version; default: the newest approved."),
+    version: int | None = typer.Option(
+        None,
+        "--version",
+        min=1,
+        help="Model version (lifts a rollback's pin); default: the newest approved, or the version a rollback pinned.",
+    ),
     timeout: float | None = TIMEOUT,
 ) -> None:
     """Create or update the endpoint to serve a model version, with the alarms, rollout and autoscaling of the
@@ -77,7 +82,8 @@ def invoke(
 
 @command(app, "rollback")
 def rollback(run: Invocation, timeout: float | None = TIMEOUT) -> None:
-    """Deploy the version that was deployed before the current one."""
+    """Deploy the version that was deployed before the current one, and pin it: `deploy apply` and `pipeline run`
+    keep serving it until `deploy apply --version N`."""
     from mlops_cli.services import deploy
 
     result = _watched(run, lambda observe: deploy.rollback(run.clients, run.config, observe=observe, timeout=timeout))

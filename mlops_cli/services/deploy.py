@@ -29,6 +29,9 @@ STAGE = "deploy"
 VARIANT = "AllTraffic"
 VERSION_TAG = "mlops:model-version"
 PREVIOUS_TAG = "mlops:previous-version"
+# Set by `deploy rollback`: `deploy apply` without --version and `pipeline run` keep serving this version, so a
+# rollback is not undone by the next run; `deploy apply --version N` lifts it.
+PIN_TAG = "mlops:pinned-version"
 _NOT_FOUND = ("ValidationException", "ResourceNotFound")
 _SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 _POLICY = "invocations-per-instance"
@@ -57,6 +60,7 @@ class DeployResult:
     action: Action
     previous_version: int | None
     controls: list[ControlResult] = field(default_factory=list)
+    pin: str | None = None  # the rollback pin, when one holds or was just set or lifted
 
 
 @dataclass
@@ -71,6 +75,7 @@ class EndpointStatus:
     alarms: list[dict[str, Any]]
     last_deployment: dict[str, Any] | None
     failure_reason: str | None
+    pinned_version: int | None = None  # set by `deploy rollback` (PIN_TAG)
 
 
 @dataclass
@@ -358,9 +363,18 @@ def wait_endpoint(
 # --- apply, rollback -------------------------------------------------------------------------------------------
 
 
-def _select_version(clients: AwsClients, config: Config, number: int | None) -> Any:
+def _select_version(clients: AwsClients, config: Config, number: int | None, pinned: int | None = None) -> Any:
     from mlops_cli.services import register
 
+    if number is None and pinned is not None:
+        version = register.get_version(clients, config, pinned)
+        if version.status != "Approved":
+            raise PreconditionFailed(
+                f"The endpoint is pinned to version {pinned} by `mlops deploy rollback`, and that version is "
+                f"{version.status} now.",
+                hint="Choose the version to serve: `mlops deploy apply --version N` (it lifts the pin).",
+            )
+        return version
     if number is not None:
         version = register.get_version(clients, config, number)
         if version.status != "Approved":
@@ -385,19 +399,23 @@ def apply(
     version_number: int | None = None,
     observe: Observer,
     timeout: float | None = None,
+    pin: bool = False,
 ) -> DeployResult:
-    """Deploy the given (or newest approved) version, converging model, config, alarms, endpoint, autoscaling."""
-    version = _select_version(clients, config, version_number)
+    """Deploy the given (or newest approved) version, converging model, config, alarms, endpoint, autoscaling.
+    Without a version, an endpoint pinned by a rollback keeps its pinned version; a version given lifts the pin;
+    `pin` (what rollback does) pins the version deployed."""
     endpoint = endpoint_name(config)
+    current = describe_endpoint(clients, endpoint)
+    tags = _endpoint_tags(clients, current["EndpointArn"]) if current else {}
+    pinned = _version_tag(tags, PIN_TAG)
+    version = _select_version(clients, config, version_number, pinned)
     key_arn = job_encryption_key(clients, config)
     role = ensure_serving_role(clients, config, endpoint, key_arn)
     model = _ensure_model(clients, config, version, role.arn)
     request = _endpoint_config_request(clients, config, model, version.number)
     config_name = request["EndpointConfigName"]
     controls = converge(_alarm_controls(clients, config, endpoint))
-    current = describe_endpoint(clients, endpoint)
     sagemaker = clients.client("sagemaker")
-    tags = _endpoint_tags(clients, current["EndpointArn"]) if current else {}
     previous = _version_tag(tags, VERSION_TAG)
     if current is not None and current["EndpointStatus"] in ("Creating", "Updating", "RollingBack"):
         raise PreconditionFailed(
@@ -415,6 +433,7 @@ def apply(
     ):
         action = Action.UNCHANGED
         previous = _version_tag(tags, PREVIOUS_TAG)
+        arn = current["EndpointArn"]
     else:
         _ensure_endpoint_config(clients, request)
         version_tags = {VERSION_TAG: str(version.number)}
@@ -441,11 +460,44 @@ def apply(
         _verify(final, config_name)
         if previous is not None and previous != version.number:
             version_tags[PREVIOUS_TAG] = str(previous)
+        arn = final["EndpointArn"]
         with aws_errors(f"tagging endpoint {endpoint}"):
-            sagemaker.add_tags(ResourceArn=final["EndpointArn"], Tags=as_key_value(version_tags))
+            sagemaker.add_tags(ResourceArn=arn, Tags=as_key_value(version_tags))
+    note = _settle_pin(clients, config, arn, pinned, version.number, pin=pin, explicit=version_number is not None)
     if config.deploy.autoscaling.enabled:
         controls += converge(_autoscaling_controls(clients, config, endpoint))
-    return DeployResult(endpoint, version.number, config_name, action, previous, controls)
+    return DeployResult(endpoint, version.number, config_name, action, previous, controls, note)
+
+
+def _settle_pin(
+    clients: AwsClients, config: Config, arn: str, pinned: int | None, number: int, *, pin: bool, explicit: bool
+) -> str | None:
+    """Set the pin (rollback), lift it (a version was given), or say that it holds; None when there is none."""
+    from mlops_cli.services import register
+
+    sagemaker = clients.client("sagemaker")
+    if pin:
+        if pinned != number:
+            with aws_errors(f"pinning version {number} on {arn}"):
+                sagemaker.add_tags(ResourceArn=arn, Tags=as_key_value({PIN_TAG: str(number)}))
+        return (
+            f"version {number} is pinned: `mlops deploy apply` and `mlops pipeline run` keep it until "
+            "`mlops deploy apply --version N`"
+        )
+    if explicit:
+        if pinned is None:
+            return None
+        with aws_errors(f"lifting the pin on {arn}"):
+            sagemaker.delete_tags(ResourceArn=arn, TagKeys=[PIN_TAG])
+        return f"the pin on version {pinned} (set by `mlops deploy rollback`) is lifted"
+    if pinned is None:
+        return None
+    newest = register.get_version(clients, config, "latest-approved").number
+    waiting = f"; the newest approved version, {newest}, waits" if newest != pinned else ""
+    return (
+        f"version {pinned} is pinned by `mlops deploy rollback`{waiting}: `mlops deploy apply --version N` "
+        "deploys another and lifts the pin"
+    )
 
 
 def _instance_type_changes(clients: AwsClients, current: dict[str, Any], config: Config) -> bool:
@@ -471,7 +523,8 @@ def _verify(final: dict[str, Any], config_name: str) -> None:
 
 
 def rollback(clients: AwsClients, config: Config, *, observe: Observer, timeout: float | None = None) -> DeployResult:
-    """Deploy the version that was deployed before the current one."""
+    """Deploy the version that was deployed before the current one, and pin it (PIN_TAG): the next `deploy apply`
+    or `pipeline run` does not bring back the version rolled back from."""
     endpoint = endpoint_name(config)
     current = describe_endpoint(clients, endpoint)
     if current is None:
@@ -479,7 +532,7 @@ def rollback(clients: AwsClients, config: Config, *, observe: Observer, timeout:
     previous = _version_tag(_endpoint_tags(clients, current["EndpointArn"]), PREVIOUS_TAG)
     if previous is None:
         raise PreconditionFailed(f"Endpoint {endpoint} has no previous version to go back to.")
-    return apply(clients, config, version_number=previous, observe=observe, timeout=timeout)
+    return apply(clients, config, version_number=previous, observe=observe, timeout=timeout, pin=True)
 
 
 # --- status, invoke, delete ------------------------------------------------------------------------------------
@@ -528,6 +581,7 @@ def status(clients: AwsClients, config: Config) -> EndpointStatus:
         alarms=alarms,
         last_deployment=found.get("LastDeploymentConfig"),
         failure_reason=found.get("FailureReason"),
+        pinned_version=_version_tag(tags, PIN_TAG),
     )
 
 

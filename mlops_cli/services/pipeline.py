@@ -16,7 +16,7 @@ AWS is the state, so a skip decision reads AWS, never a local file:
   (`train.choose_model`: the best trial of the newest tuning job when it is newer than the newest training job);
 - register: a model version holds that training job's model;
 - approve: that version is decided already (`auto` decides a pending one; `manual` waits for a person);
-- deploy, gateway, lb: their `apply` changed nothing;
+- deploy, gateway, lb: their `apply` changed nothing (deploy keeps a version pinned by `deploy rollback`);
 - smoke never skips: a few rows of the test split go through the API (and the load balancer), and must get the
   answer the endpoint gives.
 
@@ -644,18 +644,27 @@ def _deploy(ctx: _Context) -> StageResult:
         "model_version": result.version,
         "previous_version": result.previous_version,
     }
+    if result.pin:  # a rollback pinned the version: the newest approved one waits (deploy.PIN_TAG)
+        figures["pinned"] = result.pin
+    warnings = [f"Endpoint {result.endpoint}: {result.pin}."] if result.pin else []
     changed = [c.name for c in result.controls if c.action is not None and c.action.value != "unchanged"]
     if result.action.value == "unchanged" and not changed:
+        pinned = " (pinned by `mlops deploy rollback`)" if result.pin else ""
         return StageResult(
             "deploy",
             SKIPPED,
-            summary=f"{result.endpoint} serves version {result.version} already",
+            summary=f"{result.endpoint} serves version {result.version} already{pinned}",
             figures=figures,
+            warnings=warnings,
         )
     what = f"endpoint {result.action.value}" if result.action.value != "unchanged" else "endpoint unchanged"
     extra = f"; {', '.join(changed)} converged" if changed else ""
     return StageResult(
-        "deploy", RAN, summary=f"{result.endpoint} serves version {result.version} ({what}{extra})", figures=figures
+        "deploy",
+        RAN,
+        summary=f"{result.endpoint} serves version {result.version} ({what}{extra})",
+        figures=figures,
+        warnings=warnings,
     )
 
 

@@ -19,6 +19,8 @@ def apply_view(result: Any) -> RenderableType:
     if result.previous_version is not None:
         rows.append(("previous version", result.previous_version))
     rows += [(c.name, styled(c.action.value)) for c in result.controls]
+    if result.pin:
+        rows.append(("pin", result.pin))
     return table(f"Endpoint {result.endpoint}", ["", ""], rows)
 
 
@@ -27,6 +29,7 @@ def status_view(status: Any) -> RenderableType:
         ("status", status.status),
         ("model version", status.version),
         ("previous version", status.previous_version or "-"),
+        ("pinned by rollback", status.pinned_version or "-"),
         ("endpoint config", status.endpoint_config),
     ]
     for variant in status.variants:
