@@ -7,6 +7,16 @@ from __future__ import annotations
 
 from mlops_cli.errors import UsageError
 
+# The image versions the container scripts run on: Python 3.9+ and scikit-learn 1.2+ (class_weight on
+# HistGradientBoostingClassifier came with 1.2). The SDK lists older ones too; this is why they are refused.
+SKLEARN_VERSIONS = ("1.2-1", "1.4-2", "1.4-2-py312")
+_OLD_PYTHON = "its image ships Python 3.7 or 3.8 and the container scripts need Python 3.9+"
+REFUSED_SKLEARN_VERSIONS = {
+    "0.20.0": _OLD_PYTHON,
+    "0.23-1": _OLD_PYTHON,
+    "1.0-1": _OLD_PYTHON + ", and its scikit-learn has no class_weight on HistGradientBoostingClassifier",
+}
+
 _REGISTRY_ACCOUNTS = {
     "us-east-1": "683313688378",
     "us-east-2": "257758044811",

@@ -19,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 
+from mlops_cli.aws.images import SKLEARN_VERSIONS
 from mlops_cli.aws.naming import ResourceNames, bucket_name_problems, kms_alias_problems
 
 # re.ASCII: \d would take any script's digits (Arabic-Indic, ...), which AWS refuses; \Z: '$' allows a final newline
@@ -38,11 +39,16 @@ class Strict(BaseModel):
 
 @functools.cache
 def known_regions() -> frozenset[str]:
-    """The regions of every partition in the installed botocore's data files (offline; no call is made)."""
+    """The regions of every partition in the installed botocore's data files (offline; no call is made). Found
+    without importing botocore, which `config validate` must not load (start-up time)."""
     import json
-    from importlib import resources
+    from importlib.util import find_spec
+    from pathlib import Path
 
-    data = resources.files("botocore") / "data"
+    spec = find_spec("botocore")
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    data = Path(next(iter(spec.submodule_search_locations))) / "data"
     regions: set[str] = set()
     for name in ("partitions.json", "endpoints.json"):
         try:
@@ -59,8 +65,9 @@ def _region_problem(value: str) -> str | None:
     if not regions or value in regions:
         return None
     import difflib
+    from importlib.metadata import version
 
-    from botocore import __version__ as botocore_version
+    botocore_version = version("botocore")
 
     close = difflib.get_close_matches(value, sorted(regions), n=3)
     return (
@@ -316,7 +323,15 @@ class Storage(Strict):
         return self
 
 
-SKLEARN_VERSIONS = ("0.20.0", "0.23-1", "1.0-1", "1.2-1", "1.4-2", "1.4-2-py312")
+def _framework_version(value: str) -> str:
+    from mlops_cli.aws.images import REFUSED_SKLEARN_VERSIONS
+
+    if value in REFUSED_SKLEARN_VERSIONS:
+        raise ValueError(
+            f"scikit-learn image {value} cannot run the container scripts: {REFUSED_SKLEARN_VERSIONS[value]} "
+            f"(use {', '.join(SKLEARN_VERSIONS)})"
+        )
+    return _one_of(value, SKLEARN_VERSIONS, "scikit-learn image version the container scripts run on")
 
 
 def _instance_type(kind: str) -> Any:
@@ -339,7 +354,7 @@ TrainingInstance = Annotated[
 FrameworkVersion = Annotated[
     str,
     Field(description=f"Version of SageMaker's prebuilt scikit-learn image: {', '.join(SKLEARN_VERSIONS)}."),
-    AfterValidator(lambda v: _one_of(v, SKLEARN_VERSIONS, "scikit-learn image version")),
+    AfterValidator(_framework_version),
 ]
 
 
@@ -349,9 +364,19 @@ def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
     return value
 
 
+def _each_once(values: list[str]) -> list[str]:
+    repeated = sorted({v for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"{', '.join(repeated)} listed twice: list each once (AWS refuses duplicates)")
+    return values
+
+
+UniqueIds = Annotated[list[str], AfterValidator(_each_once)]
+
+
 class Vpc(Strict):
-    subnet_ids: list[str] = Field(min_length=1, description="Subnets the job's instances run in.")
-    security_group_ids: list[str] = Field(min_length=1, description="Security groups of the job's instances.")
+    subnet_ids: UniqueIds = Field(min_length=1, description="Subnets the job's instances run in.")
+    security_group_ids: UniqueIds = Field(min_length=1, description="Security groups of the job's instances.")
 
 
 class Network(Strict):
@@ -1008,13 +1033,21 @@ class Gateway(Strict):
 _HTTP_CODES = re.compile(r"^([1-5]\d\d)(-[1-5]\d\d)?(,([1-5]\d\d)(-[1-5]\d\d)?)*\Z", re.ASCII)
 
 
-def _cidr(value: str) -> str:
+def _ipv4_cidr(value: str) -> str:
+    """An IPv4 network in CIDR form (security group rules take CidrIp): no IPv6, no host bits set."""
     import ipaddress
 
     try:
-        return str(ipaddress.ip_network(value, strict=True))
+        network = ipaddress.ip_network(value, strict=False)
     except ValueError as exc:
         raise ValueError(f"'{value}' is not a CIDR block ({exc})") from None
+    if network.version != 4:
+        raise ValueError(f"'{value}' is an IPv6 network; this rule takes IPv4 CIDR blocks (like 10.0.0.0/8)")
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"'{value}' is not a CIDR block: it has host bits set (the network is {network})") from None
+    return str(network)
 
 
 class HealthCheck(Strict):
@@ -1060,7 +1093,7 @@ class LbTargets(Strict):
     service: Literal["sagemaker-runtime", "execute-api"] = Field(
         "sagemaker-runtime", description="vpc_endpoint: the runtime's endpoint, or the private API's."
     )
-    security_group_ids: list[str] = Field(default_factory=list, description="vpc_endpoint: its security groups.")
+    security_group_ids: UniqueIds = Field(default_factory=list, description="vpc_endpoint: its security groups.")
 
 
 class LoadBalancer(Strict):
@@ -1069,7 +1102,7 @@ class LoadBalancer(Strict):
     type: Literal["application", "network"] = "application"
     scheme: Literal["internet-facing", "internal"] = "internal"
     vpc_id: str = Field("default", description="VPC id, or 'default' for the account's default VPC.")
-    subnets: list[str] = Field(
+    subnets: UniqueIds = Field(
         default_factory=list, description="At least two, in different zones. Default: one per zone of the VPC."
     )
     allowed_cidrs: list[str] = Field(
@@ -1100,7 +1133,7 @@ class LoadBalancer(Strict):
     @field_validator("allowed_cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
-        return [_cidr(item) for item in value]
+        return _each_once([_ipv4_cidr(item) for item in value])
 
     @model_validator(mode="after")
     def _consistent(self) -> LoadBalancer:

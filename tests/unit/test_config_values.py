@@ -150,6 +150,37 @@ REFUSED: dict[str, tuple[list[str], str, str]] = {
     "tag value with the aws: prefix": (["tags.team=AWS:ml"], "", "nor values with aws:"),
     "empty tag value": (["tags.team="], "", "the value must be 1-256 characters"),
     "too many tags": ([f"tags.t{i}=x" for i in range(41)], "", "41 tags: at most 40"),
+    # networks: the security group rule takes IPv4 CIDRs (CidrIp); AWS refuses duplicates
+    "IPv6 allowed CIDR": (
+        ["lb.allowed_cidrs=['2001:db8::/32']"],
+        "",
+        "lb.allowed_cidrs: '2001:db8::/32' is an IPv6 network",
+    ),
+    "CIDR with host bits": (
+        ["lb.allowed_cidrs=[10.0.0.1/8]"],
+        "",
+        "'10.0.0.1/8' is not a CIDR block: it has host bits set (the network is 10.0.0.0/8)",
+    ),
+    "CIDR listed twice": (["lb.allowed_cidrs=[10.0.0.0/8, 10.0.0.0/8]"], "", "10.0.0.0/8 listed twice"),
+    "duplicate load balancer subnets": (
+        ["lb.allowed_cidrs=[10.0.0.0/8]", "lb.subnets=[subnet-0a1b2c3d, subnet-0a1b2c3d]"],
+        "",
+        "lb.subnets: subnet-0a1b2c3d listed twice",
+    ),
+    "duplicate job subnets": (
+        ["network.vpc={subnet_ids: [subnet-1, subnet-1], security_group_ids: [sg-1]}"],
+        "",
+        "network.vpc.subnet_ids: subnet-1 listed twice",
+    ),
+    "duplicate job security groups": (
+        ["network.vpc={subnet_ids: [subnet-1], security_group_ids: [sg-1, sg-1]}"],
+        "",
+        "network.vpc.security_group_ids: sg-1 listed twice",
+    ),
+    # images whose Python or scikit-learn cannot run the container scripts
+    "image 0.20.0": (["preprocess.framework_version=0.20.0"], "", "the container scripts need Python 3.9+"),
+    "image 0.23-1": (["train.framework_version=0.23-1"], "", "train.framework_version: scikit-learn image 0.23-1"),
+    "image 1.0-1": (["train.framework_version=1.0-1"], "", "no class_weight on HistGradientBoostingClassifier"),
     # rollouts SageMaker refuses
     "deployment timeout shorter than its waits": (
         ["deploy.rollout={mode: canary, wait_minutes: 60, termination_wait_minutes: 60, max_execution_minutes: 60}"],
@@ -242,6 +273,7 @@ def test_config_validate_refuses_with_the_rule(
         ["deploy.rollout.mode=canary", "deploy.instance_count=2", "deploy.autoscaling.min=2"],
         ["deploy.autoscaling.scale_in_cooldown=3600", "gateway.quota.limit=2147483647"],
         ["tags.team=Zürich data_1 +-=.:/@", "tags.owner=ana@example.com"],
+        ["preprocess.framework_version=1.2-1", "train.framework_version=1.4-2-py312"],
     ],
 )
 def test_values_within_the_rules_are_accepted(tmp_path: Path, overrides: list[str]) -> None:
