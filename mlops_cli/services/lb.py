@@ -123,6 +123,7 @@ class DeleteResult:
 class Network:
     vpc_id: str
     subnets: list[str]
+    cidr: str = ""  # the VPC's primary IPv4 block: where ip, instance and vpc_endpoint targets live
 
 
 def resolve_network(clients: AwsClients, lb: LoadBalancer) -> Network:
@@ -135,9 +136,11 @@ def resolve_network(clients: AwsClients, lb: LoadBalancer) -> Network:
                 raise PreconditionFailed(
                     "The account has no default VPC in this region.", hint="Set lb.vpc_id and lb.subnets."
                 )
-            vpc_id = vpcs[0]["VpcId"]
+            vpc_id, cidr = vpcs[0]["VpcId"], vpcs[0].get("CidrBlock", "")
         else:
             vpc_id = lb.vpc_id
+            found = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
+            cidr = found[0].get("CidrBlock", "") if found else ""
         filters = [{"Name": "vpc-id", "Values": [vpc_id]}]
         if lb.subnets:
             filters.append({"Name": "subnet-id", "Values": lb.subnets})
@@ -153,7 +156,7 @@ def resolve_network(clients: AwsClients, lb: LoadBalancer) -> Network:
         raise PreconditionFailed(
             f"The load balancer needs subnets in two availability zones; VPC {vpc_id} gives {len(by_zone)}."
         )
-    return Network(vpc_id, sorted(chosen))
+    return Network(vpc_id, sorted(chosen), cidr)
 
 
 def find_load_balancer(clients: AwsClients, config: Config) -> dict[str, Any] | None:
@@ -200,6 +203,27 @@ def listener_ports(lb: LoadBalancer) -> list[int]:
 
 def ingress_rules(lb: LoadBalancer) -> list[str]:
     return sorted(f"tcp:{port}:{cidr}" for port in listener_ports(lb) for cidr in lb.allowed_cidrs)
+
+
+def egress_rules(lb: LoadBalancer, vpc_cidr: str) -> list[str]:
+    """Where the load balancer may connect: its targets' ports (and a health check port of its own) in the VPC,
+    and listed ip targets outside it. Nothing for a Lambda target: the load balancer invokes it without a network
+    connection (Elastic Load Balancing guide, "Lambda functions as targets")."""
+    import ipaddress
+
+    if lb.target.type == "lambda":
+        return []
+    ports = {lb.target.port} | {t.port for t in lb.target.targets if t.port}
+    if isinstance(lb.health_check.port, int):
+        ports.add(lb.health_check.port)
+    cidrs = {vpc_cidr} if vpc_cidr else set()
+    if lb.target.type == "ip":
+        network = ipaddress.ip_network(vpc_cidr) if vpc_cidr else None
+        for target in lb.target.targets:
+            address = ipaddress.ip_address(target.id)
+            if network is None or address not in network:
+                cidrs.add(f"{address}/32")
+    return sorted(f"tcp:{port}:{cidr}" for port in ports for cidr in cidrs)
 
 
 def attributes(lb: LoadBalancer, log_bucket: str) -> dict[str, str]:
@@ -315,23 +339,34 @@ class _State:
         return value
 
 
-def _security_group_control(s: _State) -> Control:
-    def read() -> list[str] | None:
-        group = find_security_group(s.clients, s.config, s.network.vpc_id)
-        if group is None:
-            return None
-        return sorted(
-            f"{p.get('IpProtocol')}:{p.get('FromPort')}:{r['CidrIp']}"
-            for p in group.get("IpPermissions", [])
-            for r in p.get("IpRanges", [])
-        )
+def _rules(group: dict[str, Any], key: str) -> list[str]:
+    return sorted(
+        f"{p.get('IpProtocol')}:{p.get('FromPort', 'all') if p.get('IpProtocol') != '-1' else 'all'}:{r['CidrIp']}"
+        for p in group.get(key, [])
+        for r in p.get("IpRanges", [])
+    )
 
-    def write() -> None:
-        name = names_of(s.config).security_group
-        with aws_errors(f"writing security group {name}"):
-            group_id = s.sg_id()
-            if group_id is None:
-                group_id = s.ec2.create_security_group(
+
+def _security_group_controls(s: _State) -> list[Control]:
+    """The load balancer's security group: clients from allowed_cidrs on the listener ports in, the targets out.
+    An NLB takes one too (AWS can attach a security group to an NLB only when it is created)."""
+    name = names_of(s.config).security_group
+
+    def read_ingress() -> list[str] | None:
+        group = find_security_group(s.clients, s.config, s.network.vpc_id)
+        return None if group is None else _rules(group, "IpPermissions")
+
+    def read_egress() -> list[str] | None:
+        group = find_security_group(s.clients, s.config, s.network.vpc_id)
+        return None if group is None else _rules(group, "IpPermissionsEgress")
+
+    def group_id() -> str:
+        found = s.sg_id()
+        if found is not None:
+            return found
+        with aws_errors(f"creating security group {name}"):
+            return str(
+                s.ec2.create_security_group(
                     GroupName=name,
                     Description=f"Clients of load balancer {names_of(s.config).load_balancer} (mlops)",
                     VpcId=s.network.vpc_id,
@@ -339,44 +374,63 @@ def _security_group_control(s: _State) -> Control:
                         {"ResourceType": "security-group", "Tags": as_key_value(s.config.standard_tags(STAGE))}
                     ],
                 )["GroupId"]
-            current, wanted = set(read() or []), set(ingress_rules(s.lb))
-            if current - wanted:
-                s.ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=_permissions(current - wanted))
-            if wanted - current:
-                s.ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=_permissions(wanted - current))
+            )
 
-    return Control("security group", ingress_rules(s.lb), read, write)
+    def converge_rules(current: list[str] | None, wanted: list[str], egress: bool) -> None:
+        gid = group_id()
+        direction = "egress" if egress else "ingress"
+        have, want = set(current or []), set(wanted)
+        with aws_errors(f"writing the {direction} rules of security group {name}"):
+            if have - want:
+                revoke = s.ec2.revoke_security_group_egress if egress else s.ec2.revoke_security_group_ingress
+                revoke(GroupId=gid, IpPermissions=_permissions(have - want))
+            if want - have:
+                authorize = s.ec2.authorize_security_group_egress if egress else s.ec2.authorize_security_group_ingress
+                authorize(GroupId=gid, IpPermissions=_permissions(want - have))
+
+    ingress, egress = ingress_rules(s.lb), egress_rules(s.lb, s.network.cidr)
+    return [
+        Control("security group", ingress, read_ingress, lambda: converge_rules(read_ingress(), ingress, False)),
+        Control(
+            "security group egress",
+            egress,
+            read_egress,
+            lambda: converge_rules(read_egress(), egress, True),
+            parent="security group",
+        ),
+    ]
 
 
 def _permissions(rules: set[str]) -> list[dict[str, Any]]:
     permissions = []
     for rule in sorted(rules):
         protocol, port, cidr = rule.split(":", 2)
-        permissions.append(
-            {"IpProtocol": protocol, "FromPort": int(port), "ToPort": int(port), "IpRanges": [{"CidrIp": cidr}]}
-        )
+        permission: dict[str, Any] = {"IpProtocol": protocol, "IpRanges": [{"CidrIp": cidr}]}
+        if protocol != "-1":
+            permission |= {"FromPort": int(port), "ToPort": int(port)}
+        permissions.append(permission)
     return permissions
 
 
 def _load_balancer_control(s: _State) -> Control:
     def desired() -> dict[str, Any]:
-        value: dict[str, Any] = {"Type": s.lb.type, "Scheme": s.lb.scheme, "Subnets": s.network.subnets}
-        if s.lb.type == "application":
-            value["SecurityGroups"] = [s.sg_id()]
-        return value
+        return {
+            "Type": s.lb.type,
+            "Scheme": s.lb.scheme,
+            "Subnets": s.network.subnets,
+            "SecurityGroups": [s.sg_id()],
+        }
 
     def read() -> dict[str, Any] | None:
         found = find_load_balancer(s.clients, s.config)
         if found is None:
             return None
-        value: dict[str, Any] = {
+        return {
             "Type": found["Type"],
             "Scheme": found["Scheme"],
             "Subnets": sorted(z["SubnetId"] for z in found.get("AvailabilityZones", [])),
+            "SecurityGroups": sorted(found.get("SecurityGroups", [])),
         }
-        if s.lb.type == "application":
-            value["SecurityGroups"] = sorted(found.get("SecurityGroups", []))
-        return value
 
     def write() -> None:
         name = names_of(s.config).load_balancer
@@ -390,7 +444,7 @@ def _load_balancer_control(s: _State) -> Control:
                     Type=s.lb.type,
                     IpAddressType="ipv4",
                     Tags=as_key_value(s.config.standard_tags(STAGE)),
-                    **({"SecurityGroups": wanted["SecurityGroups"]} if "SecurityGroups" in wanted else {}),
+                    SecurityGroups=wanted["SecurityGroups"],
                 )
                 return
             if (current["Type"], current["Scheme"]) != (wanted["Type"], wanted["Scheme"]):
@@ -402,7 +456,13 @@ def _load_balancer_control(s: _State) -> Control:
             arn = s.require(s.lb_arn(), "load balancer")
             if current["Subnets"] != wanted["Subnets"]:
                 s.elbv2.set_subnets(LoadBalancerArn=arn, Subnets=wanted["Subnets"])
-            if current.get("SecurityGroups") != wanted.get("SecurityGroups"):
+            if current["Type"] == "network" and not current["SecurityGroups"]:
+                raise OperationFailed(
+                    f"Network Load Balancer {name} has no security group, so it admits every source; AWS can give "
+                    "an NLB a security group only when it is created.",
+                    hint="Recreate it: `mlops lb delete --yes`, then `mlops lb apply`.",
+                )
+            if current["SecurityGroups"] != wanted["SecurityGroups"]:
                 s.elbv2.set_security_groups(LoadBalancerArn=arn, SecurityGroups=wanted["SecurityGroups"])
 
     return Control("load balancer", desired, read, write, matches=_same)
@@ -581,9 +641,7 @@ def _redirect(config: dict[str, Any]) -> dict[str, Any]:
 def _controls(clients: AwsClients, config: Config, network: Network) -> list[Control]:
     s = _State(clients, config, network)
     kind = s.lb.target.type
-    controls: list[Control] = []
-    if s.lb.type == "application":
-        controls.append(_security_group_control(s))
+    controls = _security_group_controls(s)
     controls += [_load_balancer_control(s), _attributes_control(s), _target_group_control(s)]
     if kind == "lambda":
         controls += lb_proxy.function_controls(clients, config, s.lb)

@@ -118,6 +118,10 @@ class Balancers:
         self.security_group = self.ec2.create_security_group(
             GroupName=f"lb-{self.unique}", Description="load balancer", VpcId=self.vpc
         )["GroupId"]
+        # the listeners admit only what the security group does: the test's client is on loopback
+        self.ec2.authorize_security_group_ingress(
+            GroupId=self.security_group, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "127.0.0.1/32"}]}]
+        )
 
     def name(self, prefix: str) -> str:
         return f"{prefix}-{self.unique}"

@@ -10,7 +10,7 @@ import pytest
 
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.models import Config
-from mlops_cli.errors import ConfigError, PreconditionFailed, UsageError
+from mlops_cli.errors import ConfigError, OperationFailed, PreconditionFailed, UsageError
 from mlops_cli.services import lb, lb_proxy
 from tests.unit.conftest import make_config
 
@@ -157,11 +157,42 @@ def test_a_vpc_endpoint_target_registers_its_interfaces_ips(clients: AwsClients,
     assert lb_proxy.find_vpc_endpoint(clients, config, network.vpc_id) is None
 
 
-def test_a_network_load_balancer_forwards_tcp_without_a_security_group(clients: AwsClients, endpoint: str) -> None:
+def test_a_network_load_balancer_is_created_with_a_security_group_open_only_to_allowed_cidrs(
+    clients: AwsClients, endpoint: str
+) -> None:
     config = make_config("lb.type=network", "lb.target.type=ip", "lb.target.targets=[{id: 172.31.0.10}]")
     result = lb.apply(clients, config, wait=False)
-    assert "security group" not in _actions(result)
+    assert _actions(result)["security group"] == "created"
     assert [(x.protocol, x.port) for x in result.listeners] == [("TCP", 80)]
+    found = lb.find_load_balancer(clients, config)
+    assert found is not None and found["Type"] == "network"
+    [group] = clients.client("ec2").describe_security_groups(GroupIds=found["SecurityGroups"])["SecurityGroups"]
+    ingress = [(p["FromPort"], r["CidrIp"]) for p in group["IpPermissions"] for r in p["IpRanges"]]
+    assert ingress == [(80, "127.0.0.1/32")]
+    egress = [
+        (p["IpProtocol"], p.get("FromPort"), r["CidrIp"]) for p in group["IpPermissionsEgress"] for r in p["IpRanges"]
+    ]
+    vpc_cidr = lb.resolve_network(clients, config.lb).cidr  # type: ignore[arg-type]
+    assert egress == [("tcp", 443, vpc_cidr)]  # the target's port in the VPC, not everything everywhere
     tg = lb.find_target_group(clients, config)
     assert tg is not None and (tg["Protocol"], tg["HealthCheckProtocol"]) == ("TLS", "TCP")
     assert set(_actions(lb.apply(clients, config, wait=False)).values()) == {"unchanged"}
+
+
+def test_an_nlb_made_without_a_security_group_must_be_recreated(clients: AwsClients, endpoint: str) -> None:
+    config = make_config("lb.type=network", "lb.target.type=ip", "lb.target.targets=[{id: 172.31.0.10}]")
+    network = lb.resolve_network(clients, config.lb)  # type: ignore[arg-type]
+    clients.client("elbv2").create_load_balancer(
+        Name="churn-local", Subnets=network.subnets, Scheme="internal", Type="network"
+    )
+    with pytest.raises(OperationFailed, match="only when it is created") as failed:
+        lb.apply(clients, config, wait=False)
+    assert "lb delete" in (failed.value.hint or "")
+
+
+def test_an_alb_with_a_lambda_target_has_no_egress(clients: AwsClients, config: Config, endpoint: str) -> None:
+    lb.apply(clients, config, wait=False)
+    found = lb.find_load_balancer(clients, config)
+    assert found is not None
+    [group] = clients.client("ec2").describe_security_groups(GroupIds=found["SecurityGroups"])["SecurityGroups"]
+    assert group["IpPermissionsEgress"] == []  # the function is invoked, not connected to

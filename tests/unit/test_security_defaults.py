@@ -278,3 +278,156 @@ def test_the_gateway_roles_trust_api_gateway_in_the_documented_form(
         trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
         # no condition on a key API Gateway is not documented to send: it would fail closed
         assert trust["Statement"] == documented, role
+
+
+# --- load balancer security groups, enforced by the emulator's listeners -----------------------------------------
+
+
+@pytest.fixture
+def plane() -> Iterator[Any]:
+    """The emulator's load balancing plane over moto in-process: real listeners on 127.0.0.1."""
+    from mlops_cli.emulator.balancing.plane import plane as the_plane
+
+    yield the_plane
+    the_plane.stop_all()
+
+
+def _listener_url(clients: AwsClients, config: Config) -> str:
+    from mlops_cli.services import lb
+
+    found = lb.find_load_balancer(clients, config)
+    assert found is not None
+    [listener] = [x for x in lb.status(clients, config).listeners if x.action.startswith("forward")]
+    return listener.url
+
+
+def _http_status(url: str) -> int | str:
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request("GET", "/health")
+        return connection.getresponse().status
+    except (ConnectionError, http.client.HTTPException):
+        return "dropped"
+    finally:
+        connection.close()
+
+
+def test_an_alb_listener_drops_clients_outside_its_allowed_cidrs(
+    clients: AwsClients, endpoint: str, plane: Any
+) -> None:
+    from mlops_cli.services import lb
+
+    config = make_config("lb.allowed_cidrs=[10.0.0.0/8]")  # loopback, where the client is, is not among them
+    lb.apply(clients, config, wait=False)
+    plane.reconcile()
+    assert _http_status(_listener_url(clients, config)) == "dropped"
+    [listener] = clients.client("elbv2").describe_listeners(
+        LoadBalancerArn=lb.find_load_balancer(clients, config)["LoadBalancerArn"]  # type: ignore[index]
+    )["Listeners"]
+    assert plane.admits(listener["ListenerArn"], "10.1.2.3")  # a source the security group admits
+    assert not plane.admits(listener["ListenerArn"], "11.1.2.3")
+
+
+class _Echo:
+    """A TCP target that echoes what it reads and counts the clients that sent something (health checks send
+    nothing)."""
+
+    def __init__(self) -> None:
+        import socketserver
+        import threading
+
+        self.served = 0
+        owner = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                if data := self.request.recv(1024):
+                    owner.served += 1
+                    self.request.sendall(data)
+
+        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _tcp_exchange(url: str) -> bytes:
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as connection:
+        try:
+            connection.sendall(b"ping")
+            return connection.recv(1024)
+        except ConnectionError:
+            return b""
+
+
+@pytest.mark.parametrize(("cidrs", "expected"), [("[127.0.0.0/8]", b"ping"), ("[192.168.0.0/16]", b"")])
+def test_an_nlb_listener_admits_only_its_allowed_cidrs(
+    clients: AwsClients, endpoint: str, plane: Any, cidrs: str, expected: bytes
+) -> None:
+    from mlops_cli.services import lb
+
+    echo = _Echo()
+    try:
+        config = make_config(
+            "lb.type=network",
+            "lb.target.type=ip",
+            "lb.target.protocol=TCP",
+            f"lb.target.port={echo.port}",
+            "lb.target.targets=[{id: 127.0.0.1}]",
+            f"lb.allowed_cidrs={cidrs}",
+        )
+        lb.apply(clients, config, wait=False)
+        plane.reconcile()
+        assert _tcp_exchange(_listener_url(clients, config)) == expected
+        assert echo.served == (1 if expected else 0)  # a dropped client never reaches a target
+    finally:
+        echo.close()
+
+
+def test_an_nlb_without_a_security_group_admits_everyone_and_an_alb_without_one_no_one(
+    clients: AwsClients, plane: Any
+) -> None:
+    ec2, elbv2 = clients.client("ec2"), clients.client("elbv2")
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, z in ((1, "a"), (2, "b"))
+    ]
+    listeners = {}
+    for kind in ("network", "application"):
+        arn = elbv2.create_load_balancer(Name=f"bare-{kind[:3]}", Subnets=subnets, Type=kind)["LoadBalancers"][0][
+            "LoadBalancerArn"
+        ]
+        listeners[kind] = elbv2.create_listener(
+            LoadBalancerArn=arn,
+            Protocol="TCP" if kind == "network" else "HTTP",
+            Port=80,
+            DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}]
+            if kind == "application"
+            else [{"Type": "forward", "TargetGroupArn": _tcp_group(elbv2, vpc)}],
+        )["Listeners"][0]["ListenerArn"]
+    plane.reconcile()
+    assert plane.admits(listeners["network"], "203.0.113.9")
+    assert not plane.admits(listeners["application"], "127.0.0.1")
+
+
+def _tcp_group(elbv2: Any, vpc: str) -> str:
+    return str(
+        elbv2.create_target_group(Name="bare-tcp", Protocol="TCP", Port=80, VpcId=vpc, TargetType="ip")["TargetGroups"][
+            0
+        ]["TargetGroupArn"]
+    )

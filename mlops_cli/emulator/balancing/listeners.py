@@ -1,7 +1,8 @@
 """The sockets behind load balancer listeners, on 127.0.0.1 only, each on a free port: an HTTP server for HTTP and
 HTTPS listeners (HTTPS is served as plain HTTP: there is no certificate locally) and a TCP forwarder for TCP and TLS
-listeners (TLS is not terminated either). What to answer, or where to connect, is the caller's `handle`/`connect`.
-Closing a listener closes its port and every connection it holds."""
+listeners (TLS is not terminated either). What to answer, or where to connect, is the caller's `handle`/`connect`;
+whether a client may connect at all is its `admit` (the load balancer's security groups): a client it refuses is
+disconnected before a byte is read. Closing a listener closes its port and every connection it holds."""
 
 from __future__ import annotations
 
@@ -44,8 +45,24 @@ class _Connections:
                 connection.shutdown(socket.SHUT_RDWR)
 
 
+Admit = Callable[[str], bool]  # the client's IP address -> may it connect
+
+
+def _everyone(_client_ip: str) -> bool:
+    return True
+
+
+class _AdmittingServer(socketserver.TCPServer):
+    owner: Any
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        # as a security group drops the packets of a source it does not allow, before any protocol
+        return bool(self.owner.admit(client_address[0]))
+
+
 class _Listener:
     kind = ""
+    admit: Admit = staticmethod(_everyone)
 
     def __init__(self, server: socketserver.TCPServer, label: str) -> None:
         self.label = label
@@ -70,7 +87,7 @@ class _Listener:
 # -------------------------------------------------------------------------------------------------------- HTTP
 
 
-class _HttpServer(ThreadingHTTPServer):
+class _HttpServer(_AdmittingServer, ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: HttpListener
@@ -166,11 +183,18 @@ class HttpListener(_Listener):
     kind = "http"
 
     def __init__(
-        self, label: str, protocol: str, listener_port: int, handle: Callable[[Request], Answer], port: int = 0
+        self,
+        label: str,
+        protocol: str,
+        listener_port: int,
+        handle: Callable[[Request], Answer],
+        port: int = 0,
+        admit: Admit = _everyone,
     ) -> None:
         self.protocol = protocol
         self.listener_port = listener_port
         self.handle = handle
+        self.admit = admit
         server = _HttpServer((HOST, port), _HttpHandler)
         server.owner = self
         super().__init__(server, label)
@@ -179,7 +203,7 @@ class HttpListener(_Listener):
 # --------------------------------------------------------------------------------------------------------- TCP
 
 
-class _TcpServer(socketserver.ThreadingTCPServer):
+class _TcpServer(_AdmittingServer, socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: TcpListener
@@ -227,8 +251,11 @@ def _splice(client: socket.socket, upstream: socket.socket) -> None:
 class TcpListener(_Listener):
     kind = "tcp"
 
-    def __init__(self, label: str, connect: Callable[[], socket.socket | None], port: int = 0) -> None:
+    def __init__(
+        self, label: str, connect: Callable[[], socket.socket | None], port: int = 0, admit: Admit = _everyone
+    ) -> None:
         self.connect = connect
+        self.admit = admit
         server = _TcpServer((HOST, port), _Forward)
         server.owner = self
         super().__init__(server, label)

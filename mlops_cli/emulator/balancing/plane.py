@@ -3,6 +3,10 @@ moto's ELBv2 backends, and a GroupMonitor (health checks, round robin) for every
 to. `reconcile()` brings them in line with moto's state; the API patches call it after every ELBv2 change, and a
 supervisor thread every few seconds (for what changes elsewhere: EC2 instances stopping, draining ending).
 
+A listener admits only the clients its load balancer's security groups allow in on its port (the client is
+127.0.0.1, so a load balancer whose groups do not admit loopback refuses every connection, as AWS would drop them);
+a Network Load Balancer created without a security group admits everyone, as on AWS.
+
 Each listener's local URL is recorded as the tag `mlops:emulator-url` on the listener. HTTP and HTTPS listeners are
 HTTP servers (HTTPS without TLS: there is no certificate locally); TCP and TLS listeners forward raw TCP; UDP and
 TCP_UDP listeners are not emulated (no port, and a line in the emulator's log)."""
@@ -170,13 +174,17 @@ class Plane:
     def _open(self, ref: ListenerRef, port: int) -> Listener:
         label = f"{ref.load_balancer_name}:{ref.port}"
         arn = ref.arn
+
+        def admit(client_ip: str) -> bool:
+            return self.admits(arn, client_ip)
+
         for candidate in dict.fromkeys([port, 0]):
             try:
                 if ref.kind == "http":
                     return HttpListener(
-                        label, ref.protocol, ref.port, lambda request: self._handle(arn, request), candidate
+                        label, ref.protocol, ref.port, lambda request: self._handle(arn, request), candidate, admit
                     )
-                return TcpListener(label, lambda: self._connect(arn), candidate)
+                return TcpListener(label, lambda: self._connect(arn), candidate, admit)
             except OSError:
                 if candidate == 0:
                     raise
@@ -243,6 +251,38 @@ class Plane:
         if ref is None:
             return load_balancer_error(503, "the listener no longer exists")
         return dispatch.handle(self, ref, request)
+
+    def admits(self, arn: str, client_ip: str) -> bool:
+        """Whether the load balancer's security groups let `client_ip` in on the listener's port: an ingress rule
+        for TCP (or all traffic) whose port range holds it, from an IPv4 block holding the address. Rules that
+        name a security group or a prefix list match no loopback client."""
+        with self._lock:
+            running = self._listeners.get(arn)
+        if running is None:
+            return False
+        balancer = running.backend.load_balancers.get(running.ref.load_balancer_arn)
+        if balancer is None:
+            return False
+        group_ids = list(balancer.security_groups or [])
+        if not group_ids:
+            # an NLB without a security group passes every source; an ALB always has one (the VPC's default
+            # group, which admits only its own members, when none was given)
+            return running.ref.load_balancer_type == "network"
+        admitted = any(
+            _allows(rule, running.ref.port, client_ip)
+            for group_id in group_ids
+            if (group := running.backend.ec2_backend.get_security_group_from_id(group_id)) is not None
+            for rule in list(group.ingress_rules)
+        )
+        if not admitted:
+            key = f"{arn} {client_ip}"
+            if key not in self._refused:
+                self._refused.add(key)
+                announce(
+                    f"load balancer {running.ref.load_balancer_name}: a connection from {client_ip} to port "
+                    f"{running.ref.port} was dropped: no ingress rule of {', '.join(group_ids)} admits it"
+                )
+        return admitted
 
     def _connect(self, arn: str) -> socket.socket | None:
         ref = self._ref(arn)
@@ -331,6 +371,23 @@ class Plane:
                 description["HealthCheckPort"] = str(check_port)
             descriptions.append(description)
         return descriptions
+
+
+def _allows(rule: Any, port: int, client_ip: str) -> bool:
+    import ipaddress
+
+    protocol = str(rule.ip_protocol or "")
+    if protocol not in ("tcp", "-1"):
+        return False
+    if protocol == "tcp" and not (int(rule.from_port) <= port <= int(rule.to_port)):
+        return False
+    cidr = (rule.ip_range or {}).get("CidrIp")
+    if not cidr:
+        return False
+    try:
+        return ipaddress.ip_address(client_ip) in ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        return False
 
 
 def _requested(target: dict[str, Any], group: Any, current: list[TargetKey]) -> TargetKey:
