@@ -23,7 +23,7 @@ from mlops_cli.aws.errors import aws_errors, get_or_none
 from mlops_cli.aws.images import sklearn_image_uri
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value
-from mlops_cli.config.models import Config, CronExpression, Schedule, parse_cron, rate_minutes
+from mlops_cli.config.models import Config, CronExpression, Schedule, is_time_zone, parse_cron, rate_minutes
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import pipeline_definition as pd
 from mlops_cli.services import register, train
@@ -663,18 +663,23 @@ def next_runs(
     expression: str, timezone: str, after: dt.datetime, count: int, *, created: dt.datetime | None = None
 ) -> list[dt.datetime]:
     """The next `count` times (UTC) the expression fires after `after`. Rates count from the schedule's creation
-    (or from `after`); cron expressions with L, W or # are not computed (an empty list)."""
-    if expression.startswith("rate("):
-        period = dt.timedelta(minutes=rate_minutes(expression))
-        start = created or after
-        if start.tzinfo is None:
-            start = start.replace(tzinfo=dt.UTC)
-        steps = max(0, int((after - start) / period) + 1)
-        return [start + period * (steps + i) for i in range(count)]
-    cron = parse_cron(expression)
-    if any(values is None for values in cron.fields):
+    (or from `after`). Not computed (an empty list): cron expressions with L, W or #, and what AWS holds but a
+    config may not say (at(...), a rate over a year, a zone this machine lacks), so `schedule status` never fails
+    on a schedule changed outside mlops."""
+    try:
+        if expression.startswith("rate("):
+            period = dt.timedelta(minutes=rate_minutes(expression))
+            start = created or after
+            if start.tzinfo is None:
+                start = start.replace(tzinfo=dt.UTC)
+            steps = max(0, int((after - start) / period) + 1)
+            return [start + period * (steps + i) for i in range(count)]
+        cron = parse_cron(expression)
+        if any(values is None for values in cron.fields) or not is_time_zone(timezone):
+            return []
+        return _cron_times(cron, zoneinfo.ZoneInfo(timezone), after, count)
+    except (ValueError, OverflowError):
         return []
-    return _cron_times(cron, zoneinfo.ZoneInfo(timezone), after, count)
 
 
 def _cron_times(cron: CronExpression, zone: zoneinfo.ZoneInfo, after: dt.datetime, count: int) -> list[dt.datetime]:
@@ -719,7 +724,8 @@ def crontab_schedule(expression: str) -> str:
         raise UsageError(f"{expression} has no crontab equivalent (years, L, W and # are EventBridge-only).")
 
     def weekday(token: str) -> str:
-        return str(int(token) - 1) if token.isdigit() else token  # crontab: 0 = SUN; EventBridge: 1 = SUN
+        # crontab: 0 = SUN; EventBridge: 1 = SUN (ASCII digits only: isdigit() alone also takes other scripts')
+        return str(int(token) - 1) if token.isascii() and token.isdigit() else token
 
     if dow not in ("*", "?"):
         dow = ",".join("-".join(weekday(t) for t in part.split("-")) for part in dow.split(","))

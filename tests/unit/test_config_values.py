@@ -3,6 +3,7 @@ call) with the field and the rule they break; shipped configs stay valid and eve
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -311,3 +312,67 @@ def test_every_integer_setting_has_bounds() -> None:
     assert len(fields) > 40
     unbounded = [name for name, option in fields if "maximum" not in option or "minimum" not in option]
     assert unbounded == []
+
+
+# --- schedules AWS holds: computing their next times never fails --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("expression", "zone"),
+    [
+        ("rate(999999999 days)", "UTC"),  # set outside mlops: past datetime's range
+        ("at(2030-01-01T03:00:00)", "UTC"),  # a one-off schedule
+        ("cron(0 3 * * ? *)", "America"),  # a directory of the zone database, not a zone
+    ],
+)
+def test_schedule_status_shows_no_next_runs_for_what_it_cannot_compute(expression: str, zone: str) -> None:
+    from mlops_cli.services.schedule import next_runs
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert next_runs(expression, zone, now, 3, created=now - timedelta(days=400)) == []
+    assert len(next_runs("rate(1 day)", "UTC", now, 3, created=now)) == 3
+
+
+def test_the_emulator_computes_no_next_time_for_an_absurd_rate() -> None:
+    from mlops_cli.emulator.pipelines import expressions
+
+    absurd = expressions.parse("rate(999999999 days)")
+    anchor = datetime(2026, 1, 1, tzinfo=UTC)
+    assert expressions.next_after(absurd, anchor, None, anchor) is None
+    every_minute = expressions.parse("rate(1 minute)")
+    assert expressions.next_after(every_minute, anchor, None, anchor) == anchor + timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("expression", ["rate(\u0663 days)", "cron(\u0663 3 * * ? *)", "cron(0\u20033 * * ? *)"])
+def test_the_emulator_refuses_schedules_with_non_ascii_digits_or_spaces(expression: str) -> None:
+    from mlops_cli.emulator.pipelines import expressions
+
+    with pytest.raises(expressions.ExpressionError, match="ASCII"):
+        expressions.parse(expression)
+
+
+def test_the_emulator_scheduler_keeps_firing_after_a_schedule_it_cannot_compute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from mlops_cli.emulator.pipelines import schedules, targets
+
+    started: list[str] = []
+    monkeypatch.setattr(targets, "start", lambda arn, parameters, source: started.append(arn))
+    pipeline = "arn:aws:sagemaker:eu-west-1:123456789012:pipeline/"
+    with mock_aws():
+        client = boto3.client("scheduler", region_name="eu-west-1")
+        for name, expression in [("absurd", "rate(999999999 days)"), ("often", "rate(1 minute)")]:
+            client.create_schedule(
+                Name=name,
+                ScheduleExpression=expression,
+                FlexibleTimeWindow={"Mode": "OFF"},
+                Target={"Arn": pipeline + name, "RoleArn": "arn:aws:iam::123456789012:role/scheduler"},
+            )
+        scheduler = schedules.Scheduler()
+        now = datetime.now(UTC)
+        scheduler.check(now)  # first sight: counting starts
+        scheduler.check(now + timedelta(minutes=2))
+    assert started == [pipeline + "often"]

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-_RATE = re.compile(r"^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$")
-_CRON = re.compile(r"^cron\((.*)\)$")
-_AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")
+# re.ASCII and [0-9]: AWS takes ASCII digits only, where \d and str.isdigit() would also take '٣' or '³'
+_RATE = re.compile(r"rate\(([0-9]+)\s+(minute|minutes|hour|hours|day|days)\)", re.ASCII)
+_CRON = re.compile(r"cron\((.*)\)", re.ASCII)
+_AT = re.compile(r"at\(([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})\)", re.ASCII)
 _MONTHS = {
     name: n
     for n, name in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"], 1)
@@ -64,25 +65,27 @@ Expression = Rate | Cron | At
 def zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or "UTC")
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: 'America' is a directory
         raise ExpressionError(f"unknown ScheduleExpressionTimezone {name!r}") from exc
 
 
 def parse(text: str) -> Expression:
     text = (text or "").strip()
-    if match := _RATE.match(text):
+    if not text.isascii():
+        raise ExpressionError(f"invalid ScheduleExpression {text!r}: only ASCII characters are allowed")
+    if match := _RATE.fullmatch(text):
         value, unit = int(match.group(1)), match.group(2).rstrip("s")
         if value < 1:
             raise ExpressionError(f"{text}: the rate must be a positive number")
         if (value == 1) != (match.group(2) == unit):
             raise ExpressionError(f"{text}: use '{unit}' for 1 and '{unit}s' for more")
         return Rate(value * _UNIT_MINUTES[unit])
-    if match := _AT.match(text):
+    if match := _AT.fullmatch(text):
         try:
             return At(datetime.fromisoformat(match.group(1)))
         except ValueError as exc:
             raise ExpressionError(f"{text}: {exc}") from exc
-    if match := _CRON.match(text):
+    if match := _CRON.fullmatch(text):
         return _cron(text, match.group(1).split())
     raise ExpressionError(
         f"invalid ScheduleExpression {text!r}: expected rate(<n> minute(s)|hour(s)|day(s)), "
@@ -130,7 +133,7 @@ def _field(text: str, field: str, name: str, low: int, high: int, names: dict[st
 def _number(text: str, name: str, value: str, names: dict[str, int]) -> int:
     if value.upper() in names:
         return names[value.upper()]
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise ExpressionError(
             f"{text}: {name} value {value!r} is not supported (use numbers, names, '*', '-', ',', '/')"
         )
@@ -141,11 +144,13 @@ def next_after(expression: Expression, after: datetime, timezone: str | None, an
     """The first occurrence strictly after `after` (aware), as an aware UTC time; None if there is none within
     about five years. A rate counts from `anchor` (the schedule's start)."""
     if isinstance(expression, Rate):
-        step = timedelta(minutes=expression.minutes)
         if after < anchor:
             return anchor
-        count = (after - anchor) // step + 1
-        return anchor + count * step
+        try:
+            step = timedelta(minutes=expression.minutes)
+            return anchor + ((after - anchor) // step + 1) * step
+        except OverflowError:  # rate(999999999 days): the next time is past datetime's range, so never
+            return None
     tz = zone(timezone)
     if isinstance(expression, At):
         when = expression.when.replace(tzinfo=tz).astimezone(UTC)

@@ -88,7 +88,10 @@ class Scheduler:
             for backend in list(regions.values()):
                 for group in list(backend.schedule_groups.values()):
                     for schedule in list(group.schedules.values()):
-                        self._consider(schedule, now)
+                        try:
+                            self._consider(schedule, now)
+                        except Exception:  # one schedule that cannot be computed must not stop the others
+                            announce(f"scheduler: schedule {schedule.name} was skipped:\n{traceback.format_exc()}")
 
     def _consider(self, schedule: Any, now: datetime) -> None:
         target = schedule.target or {}
