@@ -107,6 +107,10 @@ def test_tuning_runs_four_trials_and_beats_or_ties_the_default(project: Cli, tra
     assert tuned["objective"] == "maximize validation:auc"
     assert tuned["best_value"] >= trained["metrics"]["validation:auc"] - 1e-9
     assert tuned["best_value"] == max(t["objective"] for t in tuned["trials"])
+    # the tuning job is newer than the training job: `latest` is its best trial, not its newest one
+    evaluated = project.json("train", "evaluate", "--wait")["run"]
+    assert evaluated["training_job"] == tuned["best_job"]
+    assert evaluated["chosen"] == f"best of tuning job {tuned['job_name']} (validation:auc {tuned['best_value']:.4f})"
 
 
 def test_evaluation_writes_report_and_plots_with_the_true_auc(
