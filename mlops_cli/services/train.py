@@ -219,11 +219,25 @@ def training_digest(
     return jobs.input_digest({**_inputs(clients, config, data), "hyperparameters": encoded})
 
 
+def tuning_jobs(config: Config, max_jobs: int | None = None) -> int:
+    """Trials a tuning job runs. Grid runs every combination of its categorical ranges, and SageMaker refuses a
+    MaxNumberOfTrainingJobs other than the grid's size."""
+    tuning = config.train.tuning
+    if tuning.strategy != "Grid":
+        return max_jobs or tuning.max_jobs
+    if max_jobs is not None and max_jobs != tuning.grid_size:
+        raise UsageError(
+            f"Grid tuning runs every combination of its ranges, {tuning.grid_size} here: --max-jobs must be "
+            f"{tuning.grid_size} or left out (SageMaker refuses another MaxNumberOfTrainingJobs)."
+        )
+    return tuning.grid_size
+
+
 def tuning_digest(clients: AwsClients, config: Config, data: TrainingData, max_jobs: int | None = None) -> str:
     """A tuning job's `mlops:input-digest` tag: its data, code and image, static hyperparameters, ranges, strategy,
     limits and objective. Starts and uploads nothing."""
     tuning = config.train.tuning
-    jobs_total = max_jobs or tuning.max_jobs
+    jobs_total = tuning_jobs(config, max_jobs)
     static = {name: _encode(value) for name, value in config.train.hyperparameters.items() if name not in tuning.ranges}
     return jobs.input_digest(
         {
@@ -311,7 +325,7 @@ def start_tuning(
     tuning = config.train.tuning
     if not tuning.ranges:
         raise UsageError("train.tuning.ranges is empty: there is nothing to tune.", hint="Add ranges to the config.")
-    jobs_total = max_jobs or tuning.max_jobs
+    jobs_total = tuning_jobs(config, max_jobs)
     parallel = min(tuning.max_parallel, jobs_total)
     data, role_arn, key_arn, submit_directory = _prepare(clients, config, processing_job)
     names = config.names(clients.account_id)

@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
+from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.loader import load_config
 from mlops_cli.config.models import Config
-from mlops_cli.errors import ConfigError
+from mlops_cli.errors import ConfigError, UsageError
 from mlops_cli.main import app
+from mlops_cli.services import train
 from tests.unit.test_config_loader import MINIMAL
 
 # case -> (--set overrides, extra YAML appended to MINIMAL, text the message must hold)
@@ -376,3 +378,33 @@ def test_the_emulator_scheduler_keeps_firing_after_a_schedule_it_cannot_compute(
         scheduler.check(now)  # first sight: counting starts
         scheduler.check(now + timedelta(minutes=2))
     assert started == [pipeline + "often"]
+
+
+# --- Grid tuning sends the grid's size ------------------------------------------------------------------------------
+
+GRID_OF_6 = (
+    "train.tuning={strategy: Grid, max_parallel: 2, ranges: {"
+    "algorithm: {type: categorical, values: [logistic_regression, random_forest, hist_gradient_boosting]},"
+    " class_weight: {type: categorical, values: [none, balanced]}}}"
+)
+
+
+def test_grid_tuning_asks_for_exactly_the_grid(clients: AwsClients) -> None:
+    from tests.unit.test_register_runs import preprocessed, registry_config
+
+    config = registry_config(GRID_OF_6)  # no max_jobs: the default (12) is not the grid's size
+    preprocessed(clients, config)
+    started = train.start_tuning(clients, config)
+    limits = clients.client("sagemaker").describe_hyper_parameter_tuning_job(
+        HyperParameterTuningJobName=started.job_name
+    )["HyperParameterTuningJobConfig"]["ResourceLimits"]
+    assert limits["MaxNumberOfTrainingJobs"] == 6 == started.max_jobs
+
+
+def test_grid_tuning_refuses_another_job_count_before_any_call(aws_calls: list[str]) -> None:
+    from tests.unit.test_register_runs import registry_config
+
+    config = registry_config(GRID_OF_6)
+    with pytest.raises(UsageError, match="--max-jobs must be 6 or left out"):
+        train.start_tuning(AwsClients(config.aws, resolve=False), config, max_jobs=3)
+    assert aws_calls == []
