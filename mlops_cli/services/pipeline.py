@@ -481,7 +481,7 @@ def _tune(ctx: _Context, data: Any) -> StageResult:
     warnings = ctx.record(*(trial["job_name"] for trial in trials if trial["status"] in jobs.TERMINAL))
     jobs.raise_if_failed(state)
     ctx.choice = train.best_trial(ctx.clients, state)
-    figures = {"tuning_job": state.name, **_training_figures(ctx), "trials": len(trials)}
+    figures = {**_training_figures(ctx), "trials": len(trials)}
     summary = f"{state.name}: {len(trials)} trials ({reason}); the model taken: {ctx.model().training_job}"
     return StageResult("train", RAN, summary=summary, figures=figures, warnings=warnings)
 
@@ -492,7 +492,9 @@ def _training_figures(ctx: _Context) -> dict[str, Any]:
     choice = ctx.model()
     metric = ctx.config.train.objective.metric
     result = train.training_result(choice.job)
+    figures = {"tuning_job": choice.tuning_job} if choice.tuning_job else {}
     return {
+        **figures,
         "training_job": choice.training_job,
         "chosen": choice.reason,
         metric.replace(":", "_"): result.metrics.get(metric),
