@@ -57,6 +57,10 @@ class PreconditionFailed(MlopsError):
     exit_code = 3
 
 
+class WriteConflict(PreconditionFailed):
+    """A conditional write lost: the object changed (or appeared) between reading it and writing it."""
+
+
 class WaitTimeout(MlopsError):
     """Timed out while waiting; the work goes on in AWS."""
 

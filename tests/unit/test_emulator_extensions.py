@@ -74,6 +74,8 @@ def test_every_known_gap_has_a_patch() -> None:
         (S3Response, "get_bucket_logging"),
         (S3Response, "head_object"),
         (S3Response, "_get_checksum"),
+        (S3Response, "put_object"),
+        (S3Response, "_key_response_post"),
     }
 
 

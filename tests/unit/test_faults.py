@@ -470,3 +470,36 @@ def test_a_connection_error_while_the_emulator_still_runs_stays_a_connection_err
     clients, _ = local_clients  # the recorded emulator still answers as itself
     with pytest.raises(AwsUnreachable, match="could not reach"), aws_errors("listing buckets"):
         clients.client("s3").list_buckets()
+
+
+# --- the emulator's S3 refuses a conditional write that does not hold ---------------------------------------------
+
+
+def test_complete_multipart_upload_honours_if_match_as_s3_does() -> None:
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="a", aws_secret_access_key="b")
+        s3.create_bucket(Bucket="conditional-writes", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        current = s3.put_object(Bucket="conditional-writes", Key="k", Body=b"current")["ETag"]
+
+        def complete(**condition: str) -> Any:
+            upload = s3.create_multipart_upload(Bucket="conditional-writes", Key=condition.pop("key", "k"))["UploadId"]
+            etag = s3.upload_part(Bucket="conditional-writes", Key="k", UploadId=upload, PartNumber=1, Body=b"new")[
+                "ETag"
+            ]
+            parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+            return s3.complete_multipart_upload(
+                Bucket="conditional-writes", Key="k", UploadId=upload, MultipartUpload=parts, **condition
+            )
+
+        with pytest.raises(ClientError, match="PreconditionFailed"):
+            complete(IfMatch='"0123456789abcdef0123456789abcdef"')
+        assert s3.get_object(Bucket="conditional-writes", Key="k")["Body"].read() == b"current"
+        complete(IfMatch=current)
+        assert s3.get_object(Bucket="conditional-writes", Key="k")["Body"].read() == b"new"
+        s3.delete_object(Bucket="conditional-writes", Key="k")
+        with pytest.raises(ClientError, match="NoSuchKey"):
+            complete(IfMatch=current)

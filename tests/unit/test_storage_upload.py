@@ -11,7 +11,7 @@ import pytest
 
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.models import Config
-from mlops_cli.errors import PreconditionFailed, UsageError
+from mlops_cli.errors import PreconditionFailed, UsageError, WriteConflict
 from mlops_cli.services.storage.listing import list_batches
 from mlops_cli.services.storage.stack import delete_storage, init_storage
 from mlops_cli.services.storage.upload import Plan, plan_upload, run_upload
@@ -141,3 +141,94 @@ def test_delete_refuses_while_data_is_there(clients, config, bucket, batches, pr
 
 def test_empty_bucket_is_deleted_without_the_flag(clients, config, bucket) -> None:
     assert delete_storage(clients, config, delete_data=False).deleted
+
+
+# --- two uploads racing to the same keys ---------------------------------------------------------------------
+
+
+def _batch(root: Path, files: int, content: str) -> Path:
+    folder = root / "ingest_date=2026-04-01"
+    folder.mkdir(parents=True)
+    for number in range(files):
+        (folder / f"part-{number:02d}.csv").write_text(f"id,churned\n{number},{content}\n")
+    return root
+
+
+def _versions(clients: AwsClients, bucket: str) -> dict[str, int]:
+    found = clients.client("s3").list_object_versions(Bucket=bucket, Prefix="raw/")["Versions"]
+    return {key: sum(1 for v in found if v["Key"] == key) for key in {v["Key"] for v in found}}
+
+
+def test_an_upload_that_loses_the_race_replaces_nothing(clients, config, bucket, tmp_path, progress) -> None:
+    ours, theirs = _batch(tmp_path / "a", 3, "yes"), _batch(tmp_path / "b", 3, "no")
+    # both look before either writes: each plan sees empty keys
+    plan_ours = plan_upload(clients, config, [ours], date=None, force=False)
+    plan_theirs = plan_upload(clients, config, [theirs], date=None, force=False)
+    run_upload(clients, config, plan_theirs, progress)
+    with pytest.raises(WriteConflict, match="3 file\\(s\\) were not uploaded: another upload wrote") as raised:
+        run_upload(clients, config, plan_ours, progress)
+    assert raised.value.exit_code == 3
+    assert set(_versions(clients, bucket).values()) == {1}  # no object was replaced
+    body = clients.client("s3").get_object(Bucket=bucket, Key=plan_ours.items[0].key)["Body"].read()
+    assert body.endswith(b",no\n")
+
+
+def test_a_forced_replacement_replaces_only_the_object_it_saw(clients, config, bucket, tmp_path, progress) -> None:
+    first, ours, theirs = (_batch(tmp_path / n, 1, n) for n in ("first", "ours", "theirs"))
+    upload(clients, config, [first], progress)
+    plan_ours = plan_upload(clients, config, [ours], date=None, force=True)  # saw `first`
+    upload(clients, config, [theirs], progress, force=True)  # replaced it meanwhile
+    with pytest.raises(WriteConflict):
+        run_upload(clients, config, plan_ours, progress)
+    key = plan_ours.items[0].key
+    assert clients.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().endswith(b",theirs\n")
+    assert _versions(clients, bucket) == {key: 2}
+
+
+@pytest.mark.parametrize("force", [False, True], ids=["new key", "forced replacement"])
+def test_a_multipart_upload_that_loses_the_race_replaces_nothing(clients, bucket, tmp_path, progress, force) -> None:
+    config = make_config("storage.upload={multipart_threshold_mb: 5, part_size_mb: 5, max_concurrency: 2}")
+    folders = {}
+    for name in ("first", "ours", "theirs"):
+        folders[name] = tmp_path / name / "2026-05-01"
+        folders[name].mkdir(parents=True)
+        (folders[name] / "big.bin").write_bytes(os.urandom(6 * 1024 * 1024))
+    if force:
+        upload(clients, config, [folders["first"]], progress)
+    plan_ours = plan_upload(clients, config, [folders["ours"]], date=None, force=force)
+    upload(clients, config, [folders["theirs"]], progress, force=force)
+    with pytest.raises(WriteConflict):
+        run_upload(clients, config, plan_ours, progress)
+    s3, key = clients.client("s3"), plan_ours.items[0].key
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == (folders["theirs"] / "big.bin").read_bytes()
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []  # the loser's parts are gone
+
+
+def test_two_uploads_racing_in_threads_never_replace_each_other(clients, config, bucket, tmp_path) -> None:
+    import threading
+
+    from tests.unit.conftest import RecordingProgress
+
+    batches = {name: _batch(tmp_path / name, 20, name) for name in ("left", "right")}
+    plans = {name: plan_upload(clients, config, [path], date=None, force=False) for name, path in batches.items()}
+    start, lost = threading.Barrier(2), {}
+
+    def run(name: str) -> None:
+        own = AwsClients(config.aws, resolve=False)  # as two processes would: each its own clients
+        start.wait()
+        try:
+            run_upload(own, config, plans[name], RecordingProgress())
+        except WriteConflict as exc:
+            lost[name] = exc
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in plans]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(_versions(clients, bucket).values()) == {1} and len(_versions(clients, bucket)) == 20
+    s3 = clients.client("s3")
+    for item in plans["left"].items:
+        winner = s3.get_object(Bucket=bucket, Key=item.key)["Body"].read().decode().strip().rsplit(",", 1)[1]
+        loser = "right" if winner == "left" else "left"
+        assert loser in lost and item.key in lost[loser].message  # the loser names the key it did not write

@@ -11,12 +11,20 @@ from mlops_cli.emulator.extensions import (
     s3_bucket_policy,
     s3_checksum_verification,
     s3_checksums,
+    s3_conditional_writes,
     s3_logging,
     s3_notifications,
 )
 from mlops_cli.emulator.extensions.patching import Patch
 
-_MODULES = (s3_bucket_policy, s3_notifications, s3_logging, s3_checksums, s3_checksum_verification)
+_MODULES = (
+    s3_bucket_policy,
+    s3_notifications,
+    s3_logging,
+    s3_checksums,
+    s3_checksum_verification,
+    s3_conditional_writes,
+)
 
 
 def patches() -> list[Patch]:

@@ -2,6 +2,8 @@
 
 Two phases: `plan_upload` checksums every file and compares it with what is in the bucket (nothing is sent);
 `run_upload` transfers what the plan says, through boto3's transfer manager, and verifies each object's SHA-256.
+Every write is conditional on what the plan saw (no object, or the object with that ETag), checked by S3 when the
+object is written: two uploads racing to one key never replace each other's object silently.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mlops_cli.aws.errors import aws_errors, get_or_none
-from mlops_cli.aws.s3 import require_bucket
+from mlops_cli.aws.s3 import require_bucket, upload_file_if
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.models import Config
-from mlops_cli.errors import OperationFailed, PreconditionFailed, UsageError
+from mlops_cli.errors import OperationFailed, PreconditionFailed, UsageError, WriteConflict
 from mlops_cli.services.storage.checksums import FileChecksum, file_checksum
 
 _DATE_DIR = re.compile(r"^(?:ingest_date=)?(\d{4}-\d{2}-\d{2})$")
@@ -43,6 +45,7 @@ class UploadItem:
     multipart: bool
     version_id: str | None = None
     verified: bool = False
+    etag: str | None = None  # of the object the plan found at the key: a replacement must replace exactly it
 
 
 @dataclass
@@ -124,7 +127,8 @@ def plan_upload(
             ChecksumMode="ENABLED",
         )
         plan = Plan.UPLOAD if head is None else Plan.SKIP if _same_content(head, checksum) else Plan.REPLACE
-        items.append(UploadItem(path, key, size, ingest_date, checksum, plan, multipart))
+        etag = head.get("ETag") if head else None
+        items.append(UploadItem(path, key, size, ingest_date, checksum, plan, multipart, etag=etag))
     conflicts = [item for item in items if item.plan is Plan.REPLACE]
     if conflicts and not force:
         listing = "\n  ".join(f"{item.path} -> s3://{bucket}/{item.key}" for item in conflicts)
@@ -162,6 +166,7 @@ def run_upload(clients: AwsClients, config: Config, report: UploadReport, progre
     )
     to_send = [item for item in report.items if item.plan is not Plan.SKIP]
     progress.start(sum(item.size for item in to_send), len(to_send))
+    conflicts: list[UploadItem] = []
     for item in report.items:
         if item.plan is Plan.SKIP:
             report.skipped += 1
@@ -171,15 +176,24 @@ def run_upload(clients: AwsClients, config: Config, report: UploadReport, progre
         extra: dict[str, Any] = {"Metadata": {METADATA_KEY: item.checksum.hex}, "ChecksumAlgorithm": "SHA256"}
         if not item.multipart:
             extra["ChecksumSHA256"] = item.checksum.b64
-        with aws_errors(f"uploading {item.path} to s3://{report.bucket}/{item.key}"):
-            s3.upload_file(
+        try:
+            upload_file_if(
+                s3,
                 str(item.path),
                 report.bucket,
                 item.key,
-                ExtraArgs=extra,
-                Config=transfer,
-                Callback=progress.advance,
+                expected_etag=item.etag if item.plan is Plan.REPLACE else None,
+                extra_args=extra,
+                transfer=transfer,
+                callback=progress.advance,
             )
+        except WriteConflict:
+            if _holds(s3, report.bucket, item):  # another upload of the same bytes won: nothing to do
+                report.skipped += 1
+            else:
+                conflicts.append(item)
+            continue
+        with aws_errors(f"checking s3://{report.bucket}/{item.key}"):
             head = s3.head_object(Bucket=report.bucket, Key=item.key, ChecksumMode="ENABLED")
         expected = item.checksum.composite if item.multipart else item.checksum.b64
         if head.get("ChecksumSHA256") != expected:
@@ -192,4 +206,26 @@ def run_upload(clients: AwsClients, config: Config, report: UploadReport, progre
         report.files_sent += 1
         report.bytes_sent += item.size
         progress.file_done(item)
+    if conflicts:
+        listing = "\n  ".join(f"{item.path} -> s3://{report.bucket}/{item.key}" for item in conflicts)
+        raise WriteConflict(
+            f"{len(conflicts)} file(s) were not uploaded: another upload wrote different content to their keys "
+            f"while this one ran ({report.files_sent} other file(s) uploaded, {report.skipped} already there):"
+            f"\n  {listing}",
+            hint="See what is there with `mlops storage ls`; upload again with --force to replace it "
+            "(versioning keeps the other version), or with --date for a new batch.",
+        )
     return report
+
+
+def _holds(s3: Any, bucket: str, item: UploadItem) -> bool:
+    """Whether the object at the item's key now has the item's content."""
+    head = get_or_none(
+        f"checking s3://{bucket}/{item.key}",
+        ("404", "NoSuchKey", "NotFound"),
+        s3.head_object,
+        Bucket=bucket,
+        Key=item.key,
+        ChecksumMode="ENABLED",
+    )
+    return head is not None and _same_content(head, item.checksum)
