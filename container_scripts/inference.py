@@ -114,6 +114,7 @@ LISTED_ROWS = 10  # an error message names at most this many bad rows
 LISTED_FIELDS = 5  # ... and at most this many unknown fields of a record
 SUGGESTED_FIELDS = 5  # closest-name suggestions per request: difflib costs milliseconds a field
 GZIP_MAGIC = b"\x1f\x8b"
+COMPRESSED = "the request body is gzip-compressed: send it uncompressed (no Content-Encoding)"
 MODEL_FILES = ("model.joblib", "schema.json", "metadata.json")
 # Accept media ranges → the response type they allow (a wildcard picks JSON, the default).
 ACCEPTED = {JSON: JSON, CSV: CSV, ANY: JSON, "application/*": JSON, "text/*": CSV}
@@ -292,13 +293,22 @@ def media_type(header: str | None) -> str:
 
 
 def _body_text(body: str | bytes | bytearray) -> str:
-    """The container hands over text only when the Content-Type is exactly application/json or text/csv."""
+    """The container hands over text only when the Content-Type is exactly application/json or text/csv (decoded
+    from UTF-8 with replacement: werkzeug's get_data(as_text=True)), bytes otherwise."""
     if isinstance(body, str):
+        # The container decodes the two text types itself, each invalid byte becoming U+FFFD: a request meant
+        # that character no more than it meant a gzip header
+        if body.startswith("\x1f\ufffd"):
+            raise BadRequestError(COMPRESSED)
+        if "\ufffd" in body:
+            raise BadRequestError(
+                "the request body is not UTF-8 text (it holds U+FFFD, the mark of bytes that are not)"
+            )
         return body
     data = bytes(body)
     if data.startswith(GZIP_MAGIC):
         # SageMaker passes no Content-Encoding to the container: a compressed body arrives as it was sent
-        raise BadRequestError("the request body is gzip-compressed: send it uncompressed (no Content-Encoding)")
+        raise BadRequestError(COMPRESSED)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -298,13 +298,30 @@ def test_invoke_wins_and_accept_falls_back_to_the_default() -> None:
     handlers = model_server.Handlers(handler_module(model_fn=lambda _dir: "model", invoke=invoke), "application/json")
     handlers.load("/model")
     assert handlers.invoke(b"x", "text/csv", "*/*") == (200, b"ok", "text/plain")
-    assert seen == [("model", b"x", "text/csv", "application/json")]
+    assert seen == [("model", "x", "text/csv", "application/json")]
+
+
+@pytest.mark.parametrize(
+    ("content_type", "content"),
+    [
+        ("application/json", '{"a": "\ufffd"}'),  # text, as werkzeug decodes it: the byte that is not UTF-8 replaced
+        ("text/csv", '{"a": "\ufffd"}'),
+        ("application/json; charset=utf-8", b'{"a": "\xff"}'),  # not exactly a text type: the bytes
+        ("application/x-npy", b'{"a": "\xff"}'),
+    ],
+)
+def test_the_handlers_get_what_the_containers_worker_hands_over(content_type: str, content: str | bytes) -> None:
+    seen: list[Any] = []
+    module = handler_module(model_fn=lambda _dir: None, invoke=lambda *args: seen.append(args[1]) or (200, "", "x"))
+    handlers = model_server.Handlers(module, "application/json")
+    handlers.invoke(b'{"a": "\xff"}', content_type, "")
+    assert seen == [content]
 
 
 def test_the_four_handlers_and_their_defaults() -> None:
     module = handler_module(
         model_fn=lambda _dir: {"factor": 2},
-        input_fn=lambda body, content_type: [int(value) for value in body.split(b",")],
+        input_fn=lambda body, content_type: [int(value) for value in body.split(",")],
         predict_fn=lambda data, model: [value * model["factor"] for value in data],
     )
     handlers = model_server.Handlers(module, "application/json")

@@ -356,6 +356,7 @@ CASES = {
     "a form": Case(b"tenure_months=3&plan=pro", r"application/json or text/csv", {"Content-Type": FORM}),
     "gzip": Case(gzip.compress(body_of(RECORD)), r"compressed", {**JSON, "Content-Encoding": "gzip"}),
     "invalid UTF-8": Case(replaced(b'"west"', b'"we\xffst"'), r"(?i)utf-8"),
+    "invalid UTF-8 in the key": Case(replaced(b'"C1"', b'"C\xff1"'), r"(?i)utf-8"),  # was echoed with U+FFFD
     "6.4 MB": Case(body_of(RECORD)[:-1] + b" " * int(6.4 * MB) + b"}", r"6291456|1 MB|Too Large"),
     "20,000 unknown fields": Case(unknown_fields(20_000), r"extra_1"),
     "an empty body": Case(b"", r"(?i)empty|instances"),

@@ -14,7 +14,8 @@ away (an emulator killed with SIGKILL leaves no server behind).
 
 Per request: `invoke(model, body, content_type, accept) -> (status, body, content_type)` if the module has it (the
 project's inference.py), else transform_fn, else input_fn → predict_fn → output_fn (each with the container's
-default when missing). An exception carrying an int `status_code` (sagemaker_inference's errors) is answered with
+default when missing). The body is what the container's worker hands over: text (UTF-8, invalid bytes replaced)
+for a Content-Type of exactly application/json or text/csv, bytes for any other. An exception carrying an int `status_code` (sagemaker_inference's errors) is answered with
 that status; any other is a 500 with the body {"error": <class>, "error-message": <message>}.
 """
 
@@ -77,16 +78,26 @@ class Handlers:
     def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[int, bytes, str]:
         if not accept or accept == "*/*":  # the container substitutes its default here
             accept = self.default_accept
+        content = request_content(body, content_type)
         invoke = getattr(self.module, "invoke", None)
         if invoke is not None:
-            status, answer, answer_type = invoke(self.model, body, content_type, accept)
+            status, answer, answer_type = invoke(self.model, content, content_type, accept)
             return int(status), _as_bytes(answer), str(answer_type)
         transform_fn = getattr(self.module, "transform_fn", None)
         if transform_fn is not None:
-            return _normalised(transform_fn(self.model, body, content_type, accept), accept)
-        data = getattr(self.module, "input_fn", default_input_fn)(body, content_type)
+            return _normalised(transform_fn(self.model, content, content_type, accept), accept)
+        data = getattr(self.module, "input_fn", default_input_fn)(content, content_type)
         prediction = getattr(self.module, "predict_fn", default_predict_fn)(data, self.model)
         return _normalised(getattr(self.module, "output_fn", default_output_fn)(prediction, accept), accept)
+
+
+def request_content(body: bytes, content_type: str) -> str | bytes:
+    """What the container's worker hands the handlers (`Request.content`): text for a Content-Type that is exactly
+    application/json or text/csv, decoded from UTF-8 as werkzeug does (a byte that is not UTF-8 becomes U+FFFD),
+    the bytes for any other."""
+    if content_type in (JSON, CSV):
+        return body.decode("utf-8", errors="replace")
+    return body
 
 
 class UnsupportedFormat(Exception):
@@ -96,7 +107,7 @@ class UnsupportedFormat(Exception):
         self.message = message
 
 
-def default_input_fn(body: bytes, content_type: str) -> Any:
+def default_input_fn(body: str | bytes, content_type: str) -> Any:
     """The container's default decoder: a JSON list or numeric CSV lines into a float32 array."""
     import numpy as np
 
@@ -104,7 +115,8 @@ def default_input_fn(body: bytes, content_type: str) -> Any:
     if kind == JSON:
         return np.array(json.loads(body), dtype=np.float32)
     if kind == CSV:
-        return np.genfromtxt(io.StringIO(body.decode()), delimiter=",", dtype=np.float32, ndmin=2)
+        text = body if isinstance(body, str) else body.decode()
+        return np.genfromtxt(io.StringIO(text), delimiter=",", dtype=np.float32, ndmin=2)
     raise UnsupportedFormat(415, f"Content type {content_type} is not supported by this framework.")
 
 
