@@ -462,8 +462,15 @@ def _package_request(
 
 
 def _code_digest(description: dict[str, Any]) -> str | None:
-    """The sha256 of the code bundle: sourcedir.tar.gz lives under code/<sha256>/ (services/code.py)."""
-    found = _CODE_DIGEST.search(description.get("HyperParameters", {}).get("sagemaker_submit_directory", ""))
+    """The sha256 of the code bundle: sourcedir.tar.gz lives under code/<sha256>/ (services/code.py), named by
+    sagemaker_submit_directory or, with network isolation, by the "code" input channel."""
+    places = [description.get("HyperParameters", {}).get("sagemaker_submit_directory", "")]
+    places += [
+        channel.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri", "")
+        for channel in description.get("InputDataConfig") or []
+        if channel.get("ChannelName") == "code"
+    ]
+    found = next((match for place in places if (match := _CODE_DIGEST.search(place))), None)
     return found.group(1) if found else None
 
 

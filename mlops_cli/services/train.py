@@ -101,6 +101,26 @@ def _hyperparameters(config: Config, overrides: dict[str, str] | None = None) ->
     return merged
 
 
+CODE_CHANNEL = "code"
+CODE_CHANNEL_SOURCEDIR = f"/opt/ml/input/data/{CODE_CHANNEL}/sourcedir.tar.gz"
+
+
+def code_delivery(config: Config, code_uri: str) -> tuple[str, list[dict[str, Any]]]:
+    """(sagemaker_submit_directory, extra input channels). An isolated container has no network, so the toolkit
+    cannot download the code itself: SageMaker delivers it as the "code" input channel and the toolkit unpacks it
+    from there, as the SageMaker SDK does for jobs with network isolation."""
+    if not config.network.isolation:
+        return code_uri, []
+    channel = {
+        "ChannelName": CODE_CHANNEL,
+        "DataSource": {
+            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": code_uri, "S3DataDistributionType": "FullyReplicated"}
+        },
+        "InputMode": "File",
+    }
+    return CODE_CHANNEL_SOURCEDIR, [channel]
+
+
 def _reserved(clients: AwsClients, submit_directory: str, job_name: str | None) -> dict[str, str]:
     reserved = {
         "sagemaker_program": _encode(ENTRY_POINT),
@@ -141,7 +161,12 @@ def training_data(clients: AwsClients, config: Config, processing_job: str | Non
 
 
 def _definition(
-    clients: AwsClients, config: Config, data: TrainingData, role_arn: str, key_arn: str | None
+    clients: AwsClients,
+    config: Config,
+    data: TrainingData,
+    role_arn: str,
+    key_arn: str | None,
+    code_channels: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """What a training job and a tuning job's trials share."""
     train = config.train
@@ -167,7 +192,8 @@ def _definition(
                 "InputMode": "File",
             }
             for name, uri in data.channels.items()
-        ],
+        ]
+        + (code_channels or []),
         "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/models/{config.dataset.name}"},
         "ResourceConfig": {
             "InstanceType": train.instance_type,
@@ -266,8 +292,8 @@ def start_training(
     encoded = {name: _encode(value) for name, value in sorted(hyperparameters.items())}
     request = {
         "TrainingJobName": job_name,
-        "HyperParameters": {**_reserved(clients, submit_directory, job_name), **encoded},
-        **_definition(clients, config, data, role_arn, key_arn),
+        "HyperParameters": {**_reserved(clients, code_delivery(config, submit_directory)[0], job_name), **encoded},
+        **_definition(clients, config, data, role_arn, key_arn, code_delivery(config, submit_directory)[1]),
         "Tags": as_key_value(
             {
                 **config.standard_tags(STAGE),
@@ -342,8 +368,13 @@ def start_tuning(
             "TrainingJobEarlyStoppingType": "Off",
         },
         "TrainingJobDefinition": {
-            "StaticHyperParameters": {**_reserved(clients, submit_directory, None), **static},
-            **{k: v for k, v in _definition(clients, config, data, role_arn, key_arn).items()},
+            "StaticHyperParameters": {**_reserved(clients, code_delivery(config, submit_directory)[0], None), **static},
+            **{
+                k: v
+                for k, v in _definition(
+                    clients, config, data, role_arn, key_arn, code_delivery(config, submit_directory)[1]
+                ).items()
+            },
         },
         "Tags": as_key_value(
             {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -431,3 +432,140 @@ def _tcp_group(elbv2: Any, vpc: str) -> str:
             0
         ]["TargetGroupArn"]
     )
+
+
+# --- network isolation ---------------------------------------------------------------------------------------------
+
+CODE_URI = "s3://churn-local-123456789012-eu-west-1-data/code/" + "a" * 64 + "/sourcedir.tar.gz"
+
+
+def _captured_requests(
+    clients: AwsClients, config: Config, monkeypatch: pytest.MonkeyPatch, tuning: bool
+) -> dict[str, Any]:
+    from mlops_cli.services import experiments, train
+
+    data = train.TrainingData(
+        "churn-local-prep-1", {"train": "s3://b/processed/train", "validation": "s3://b/processed/validation"}, []
+    )
+    role = f"arn:aws:iam::{ACCOUNT}:role/churn-local-sagemaker-execution"
+    monkeypatch.setattr(train, "_prepare", lambda *args: (data, role, None, CODE_URI))
+    monkeypatch.setattr(train, "_write_manifest", lambda *args: "s3://b/m.json")
+    monkeypatch.setattr(train, "training_digest", lambda *args, **kwargs: "d")
+    monkeypatch.setattr(train, "tuning_digest", lambda *args, **kwargs: "d")
+    monkeypatch.setattr(experiments, "start_run", lambda *args: {})
+    captured: dict[str, Any] = {}
+
+    class Sent(Exception):
+        pass
+
+    def capture(params: dict[str, Any], **_: Any) -> None:
+        captured.update(params)
+        raise Sent
+
+    sagemaker = clients.client("sagemaker")
+    operation = "CreateHyperParameterTuningJob" if tuning else "CreateTrainingJob"
+    sagemaker.meta.events.register(f"provide-client-params.sagemaker.{operation}", capture)
+    with pytest.raises(Sent):
+        if tuning:
+            train.start_tuning(clients, config)
+        else:
+            train.start_training(clients, config)
+    return captured["TrainingJobDefinition"] if tuning else captured
+
+
+@pytest.mark.parametrize("tuning", [False, True])
+def test_an_isolated_job_gets_its_code_as_an_input_channel(
+    clients: AwsClients, monkeypatch: pytest.MonkeyPatch, tuning: bool
+) -> None:
+    config = make_config("network.isolation=true")
+    request = _captured_requests(clients, config, monkeypatch, tuning)
+    hyperparameters = request["StaticHyperParameters" if tuning else "HyperParameters"]
+    assert request["EnableNetworkIsolation"] is True
+    assert json.loads(hyperparameters["sagemaker_submit_directory"]) == "/opt/ml/input/data/code/sourcedir.tar.gz"
+    channels = {c["ChannelName"]: c for c in request["InputDataConfig"]}
+    assert list(channels) == ["train", "validation", "code"]
+    assert channels["code"]["DataSource"]["S3DataSource"] == {
+        "S3DataType": "S3Prefix",
+        "S3Uri": CODE_URI,
+        "S3DataDistributionType": "FullyReplicated",
+    }
+
+
+def test_a_job_with_network_access_downloads_its_code_itself(
+    clients: AwsClients, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    request = _captured_requests(clients, config, monkeypatch, tuning=False)
+    assert json.loads(request["HyperParameters"]["sagemaker_submit_directory"]) == CODE_URI
+    assert [c["ChannelName"] for c in request["InputDataConfig"]] == ["train", "validation"]
+
+
+def test_the_registry_finds_the_code_digest_of_an_isolated_job() -> None:
+    from mlops_cli.services import register
+
+    isolated = {
+        "HyperParameters": {"sagemaker_submit_directory": '"/opt/ml/input/data/code/sourcedir.tar.gz"'},
+        "InputDataConfig": [
+            {"ChannelName": "train", "DataSource": {"S3DataSource": {"S3Uri": "s3://b/processed/train"}}},
+            {"ChannelName": "code", "DataSource": {"S3DataSource": {"S3Uri": CODE_URI}}},
+        ],
+    }
+    assert register._code_digest(isolated) == "a" * 64
+
+
+def test_the_prod_config_isolates_its_jobs() -> None:
+    assert _prod().network.isolation is True
+
+
+def test_an_isolated_container_has_no_aws_endpoint_nor_credentials() -> None:
+    from mlops_cli.emulator.jobs.run import ISOLATED_ENDPOINT, container_environment
+
+    env = container_environment("eu-west-1", {}, isolated=True)
+    assert env["AWS_ENDPOINT_URL"] == ISOLATED_ENDPOINT
+    assert "AWS_ACCESS_KEY_ID" not in env and "AWS_SECRET_ACCESS_KEY" not in env
+    assert env["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull and env["AWS_CONFIG_FILE"] == os.devnull
+    from mlops_cli.emulator.jobs.runtime import Settings, runtime
+
+    runtime.configure(Settings(work_dir=Path("/nonexistent"), endpoint_url="http://127.0.0.1:4566"))
+    try:
+        open_env = container_environment("eu-west-1", {})
+    finally:
+        runtime.configure(None)
+    assert open_env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566" and "AWS_ACCESS_KEY_ID" in open_env
+
+
+def test_the_emulator_refuses_an_s3_submit_directory_to_an_isolated_job(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from mlops_cli.emulator.jobs.errors import JobFailure
+    from mlops_cli.emulator.jobs.toolkit import Hyperparameters
+    from mlops_cli.emulator.jobs.training import TrainingRun
+    from mlops_cli.emulator.jobs.workspace import HostWorkspace
+
+    workspace = HostWorkspace("algo-1", tmp_path / "algo-1")
+    downloads: list[Any] = []
+    storage = SimpleNamespace(download_file=lambda *args: downloads.append(args))
+
+    def install(submit: str, isolated: bool) -> None:
+        run = SimpleNamespace(
+            hyperparameters=Hyperparameters.split({"sagemaker_submit_directory": json.dumps(submit)}),
+            isolated=isolated,
+            name="job",
+        )
+        TrainingRun._install_code(run, workspace, storage)  # type: ignore[arg-type]
+
+    with pytest.raises(JobFailure, match="network isolation"):
+        install("s3://b/code/sourcedir.tar.gz", isolated=True)
+    assert downloads == []
+    # the code channel's file, at its container path, is unpacked from the job's own input folder
+    import io
+    import tarfile
+
+    archive = workspace.rewrite("/opt/ml/input/data/code/sourcedir.tar.gz")
+    Path(archive).parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        data = b"print('hi')\n"
+        member = tarfile.TarInfo("train.py")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    install("/opt/ml/input/data/code/sourcedir.tar.gz", isolated=True)
+    assert (workspace.code_dir / "train.py").read_bytes() == b"print('hi')\n"

@@ -53,6 +53,10 @@ class ProcessingRun(JobRun):
         self.region = region
         self._timed_out = False
 
+    @property
+    def _isolated(self) -> bool:
+        return bool((self.request.get("NetworkConfig") or {}).get("EnableNetworkIsolation"))
+
     def run(self) -> None:
         hosts = host_names(instance_count(self.request))
         folder = fresh_folder(job_folder(self.settings.work_dir, self.name))
@@ -124,7 +128,12 @@ class ProcessingRun(JobRun):
             [workspace.rewrite(part) for part in [*entrypoint, *(app.get("ContainerArguments") or [])]]
         )
         environment = {key: workspace.rewrite(value) for key, value in (self.request.get("Environment") or {}).items()}
-        return WorkerSpec(workspace.host, command, workspace.root, container_environment(self.region, environment))
+        return WorkerSpec(
+            workspace.host,
+            command,
+            workspace.root,
+            container_environment(self.region, environment, isolated=self._isolated),
+        )
 
     def mark_stopping(self) -> None:
         update(self.job, last_modified_time=now(), processing_job_status="Stopping")

@@ -43,18 +43,32 @@ def update(job: Any, **fields: Any) -> None:
         setattr(job, key, value)
 
 
-def container_environment(region: str, request_environment: dict[str, str]) -> dict[str, str]:
+# An isolated container has no network: its AWS calls go to a loopback port nothing listens on (the discard port),
+# with no credentials, and fail as they would on SageMaker (EndpointConnectionError).
+ISOLATED_ENDPOINT = "http://127.0.0.1:9"
+
+
+def container_environment(
+    region: str, request_environment: dict[str, str], *, isolated: bool = False
+) -> dict[str, str]:
     """A worker's environment: the basics from the server, the region, the emulator as the AWS endpoint (a script
-    that calls AWS reaches the emulator, never a real account), then the request's Environment."""
+    that calls AWS reaches the emulator, never a real account), then the request's Environment. `isolated` (the
+    job's network isolation): no reachable endpoint and no credentials at all, not even the user's files."""
     env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
-    env.update(
-        PYTHONUNBUFFERED="1",
-        AWS_REGION=region,
-        AWS_DEFAULT_REGION=region,
-        AWS_ENDPOINT_URL=runtime.settings.endpoint_url,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-    )
+    env.update(PYTHONUNBUFFERED="1", AWS_REGION=region, AWS_DEFAULT_REGION=region)
+    if isolated:
+        env.update(
+            AWS_ENDPOINT_URL=ISOLATED_ENDPOINT,
+            AWS_CONFIG_FILE=os.devnull,
+            AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+            AWS_EC2_METADATA_DISABLED="true",
+        )
+    else:
+        env.update(
+            AWS_ENDPOINT_URL=runtime.settings.endpoint_url,
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+        )
     env.update(request_environment)
     return env
 

@@ -162,7 +162,7 @@ class TrainingRun(JobRun):
             raise JobFailure(
                 "AlgorithmError: framework error: no sagemaker_program hyperparameter names the script to run."
             )
-        env = container_environment(self.region, environment.env_vars())
+        env = container_environment(self.region, environment.env_vars(), isolated=self.isolated)
         return WorkerSpec(workspace.host, environment.command(), workspace.code_dir, env)
 
     def _download_channel(
@@ -183,12 +183,24 @@ class TrainingRun(JobRun):
             workspace.channel_dir(name),
         )
 
+    @property
+    def isolated(self) -> bool:
+        return bool(self.request.get("EnableNetworkIsolation"))
+
     def _install_code(self, workspace: HostWorkspace, storage: Storage) -> None:
-        """Unpack `sagemaker_submit_directory` (an S3 tar.gz, or a local folder or tarball) into the code folder."""
+        """Unpack `sagemaker_submit_directory` (an S3 tar.gz; a path in the container, such as a code channel's
+        /opt/ml/input/data/code/sourcedir.tar.gz; or a local folder or tarball) into the code folder."""
         submitted = self.hyperparameters.sagemaker.get(toolkit.SUBMIT_DIRECTORY)
         if not submitted:
             return  # the script is expected in the image's /opt/ml/code, which here is empty
-        source = str(submitted)
+        source = workspace.rewrite(str(submitted))
+        if source.startswith("s3://") and self.isolated:
+            # the toolkit downloads the submit directory from inside the container, which has no network
+            raise JobFailure(
+                "AlgorithmError: framework error: the container cannot download sagemaker_submit_directory "
+                f"{source}: network isolation gives it no network (EndpointConnectionError). Deliver the code "
+                "as an input channel and point sagemaker_submit_directory at it."
+            )
         if source.startswith("s3://"):
             with tempfile.TemporaryDirectory(dir=workspace.root) as scratch:
                 archive = Path(scratch) / "sourcedir.tar.gz"
