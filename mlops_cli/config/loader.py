@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from mlops_cli.config.models import Config
+from mlops_cli.config.models import Config, bounds_rule
 from mlops_cli.errors import ConfigError
 
 Location = tuple[str, int]  # (file, 1-based line; 0 for a --set override)
@@ -470,6 +470,9 @@ def _describe_char(char: str) -> str:
     return f"the control character U+{code:04X}"
 
 
+_BOUND_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number")
+
+
 def _describe(error: Any, doc: _Document, path: Path) -> str:
     loc: KeyPath = tuple(error["loc"])
     # pydantic puts a union's or a validator's branch name in loc; keep the parts that are real keys
@@ -493,6 +496,10 @@ def _describe(error: Any, doc: _Document, path: Path) -> str:
         message = "required setting is missing"
         if field_path == ("aws", "region"):
             message += " (set aws.region in the config, or AWS_REGION in the environment)"
+    elif error["type"] in _BOUND_ERRORS:  # state the rule and why, not only the bound pydantic saw crossed
+        message = bounds_rule(field_path) or (
+            "must be a finite number, not NaN or infinity" if error["type"] == "finite_number" else message
+        )
     elif error["type"] in ("string_pattern_mismatch",):
         message = f"{_clip(repr(error.get('input')), 100)} does not match the rule {error['ctx']['pattern']}"
     return f"{where} {_dotted(field_path)}: {message}"

@@ -861,10 +861,10 @@ class Autoscaling(Strict):
         200, ge=1, le=AWS_INTEGER_MAX, description="Target invocations per instance per minute."
     )
     scale_in_cooldown: int = Field(
-        300, ge=0, le=COOLDOWN_MAX, description="Seconds (0-3600, Application Auto Scaling's limit)."
+        300, ge=0, le=COOLDOWN_MAX, description="Seconds; Application Auto Scaling allows 0 to 3600."
     )
     scale_out_cooldown: int = Field(
-        60, ge=0, le=COOLDOWN_MAX, description="Seconds (0-3600, Application Auto Scaling's limit)."
+        60, ge=0, le=COOLDOWN_MAX, description="Seconds; Application Auto Scaling allows 0 to 3600."
     )
 
     @model_validator(mode="after")
@@ -1274,3 +1274,46 @@ class Config(Strict):
             "mlops:environment": self.environment,
             "mlops:stage": stage,
         }
+
+
+def _field_at(path: tuple[str | int, ...]) -> Any:
+    """The FieldInfo of the setting at `path` (keys by their YAML names), or None."""
+    import typing
+
+    model: Any = Config
+    info = None
+    for part in path:
+        if isinstance(part, int) or model is None:  # a list index, or a key of a free mapping
+            continue
+        fields = {(f.alias or name): f for name, f in model.model_fields.items()}
+        info = fields.get(part)
+        if info is None:
+            return None
+        candidates = [info.annotation, *typing.get_args(info.annotation)]
+        candidates += [arg for c in list(candidates) for arg in typing.get_args(c)]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+    return info
+
+
+def bounds_rule(path: tuple[str | int, ...]) -> str | None:
+    """'must be between 0 and 3600 (why)' for a number setting, from its bounds and description; None when the
+    setting has no bounds."""
+    import annotated_types
+
+    info = _field_at(path)
+    if info is None:
+        return None
+    low = next((m.ge for m in info.metadata if isinstance(m, annotated_types.Ge)), None)
+    above = next((m.gt for m in info.metadata if isinstance(m, annotated_types.Gt)), None)
+    high = next((m.le for m in info.metadata if isinstance(m, annotated_types.Le)), None)
+    below = next((m.lt for m in info.metadata if isinstance(m, annotated_types.Lt)), None)
+    parts = [
+        f">= {low}" if low is not None else f"> {above}" if above is not None else None,
+        f"<= {high}" if high is not None else f"< {below}" if below is not None else None,
+    ]
+    bounds = " and ".join(p for p in parts if p)
+    if not bounds:
+        return None
+    why = "the largest number AWS's APIs take, a 32-bit Integer" if high == AWS_INTEGER_MAX else info.description
+    kind = "a whole number" if info.annotation is int else "a finite number"
+    return f"must be {kind} {bounds}" + (f" ({why[0].lower()}{why[1:].rstrip('.')})" if why else "")

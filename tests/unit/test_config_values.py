@@ -35,15 +35,35 @@ REFUSED: dict[str, tuple[list[str], str, str]] = {
     "region that does not exist": (["aws.region=zz-fake-9"], "", "aws.region: 'zz-fake-9' is not an AWS region"),
     "region with a typo": (["aws.region=eu-west-9"], "", "did you mean"),
     # NaN and infinity anywhere a number goes
-    "NaN split": (["preprocess.split.validation=.nan"], "", "preprocess.split.validation: Input should be a finite"),
-    "infinite read timeout": (["aws.timeouts.read=.inf"], "", "aws.timeouts.read: Input should be a finite number"),
-    "NaN min_metric": (["register.min_metric=.nan"], "", "register.min_metric: Input should be a finite number"),
-    "NaN column bound": (["dataset.columns.score={type: float, max: .nan}"], "", "dataset.columns.score.max: Input"),
-    "NaN given as text": (["gateway.throttle.rate=nan"], "", "gateway.throttle.rate: Input should be a finite"),
+    "NaN split": (
+        ["preprocess.split.validation=.nan"],
+        "",
+        "preprocess.split.validation: must be a finite number > 0 and < 0.5",
+    ),
+    "infinite read timeout": (
+        ["aws.timeouts.read=.inf"],
+        "",
+        "aws.timeouts.read: must be a finite number > 0 and <= 900",
+    ),
+    "NaN min_metric": (
+        ["register.min_metric=.nan"],
+        "",
+        "register.min_metric: must be a finite number, not NaN or infinity",
+    ),
+    "NaN column bound": (
+        ["dataset.columns.score={type: float, max: .nan}"],
+        "",
+        "dataset.columns.score.max: must be a finite number, not NaN or infinity",
+    ),
+    "NaN given as text": (
+        ["gateway.throttle.rate=nan"],
+        "",
+        "gateway.throttle.rate: must be a finite number > 0 and <= 10000",
+    ),
     "NaN tuning bound": (
         ["train.tuning.ranges.C={type: continuous, min: .nan, max: 1}"],
         "",
-        "train.tuning.ranges.C.min: Input should be a finite number",
+        "train.tuning.ranges.C.min: must be a finite number, not NaN or infinity",
     ),
     # hyperparameters the estimators refuse (the job would start and fail)
     "negative C": (
@@ -96,32 +116,32 @@ REFUSED: dict[str, tuple[list[str], str, str]] = {
     "scale-in cooldown beyond AWS's limit": (
         ["deploy.autoscaling.scale_in_cooldown=100000000000000000000"],
         "",
-        "deploy.autoscaling.scale_in_cooldown: Input should be less than or equal to 3600",
+        "deploy.autoscaling.scale_in_cooldown: must be a whole number >= 0 and <= 3600 (seconds; Application Auto Scaling allows 0 to 3600)",
     ),
     "scale-out cooldown beyond AWS's limit": (
         ["deploy.autoscaling.scale_out_cooldown=3601"],
         "",
-        "less than or equal to 3600",
+        "deploy.autoscaling.scale_out_cooldown: must be a whole number >= 0 and <= 3600",
     ),
     "usage-plan quota beyond AWS's Integer": (
         ["gateway.quota.limit=100000000000000000000"],
         "",
-        "gateway.quota.limit: Input should be less than or equal to 2147483647",
+        "gateway.quota.limit: must be a whole number >= 1 and <= 2147483647 (the largest number AWS's APIs take, a 32-bit Integer)",
     ),
     "invocations target beyond AWS's Integer": (
         ["deploy.autoscaling.invocations_per_instance=100000000000000000000"],
         "",
-        "less than or equal to 2147483647",
+        "deploy.autoscaling.invocations_per_instance: must be a whole number >= 1 and <= 2147483647",
     ),
     "latency threshold that can never fire": (
         ["deploy.alarms.latency_p99_ms=60001"],
         "",
-        "deploy.alarms.latency_p99_ms:",
+        "deploy.alarms.latency_p99_ms: must be a whole number >= 1 and <= 60000",
     ),
     "lifecycle days beyond AWS's Integer": (
         ["storage.lifecycle.raw_transitions=[{days: 100000000000000000000, storage_class: GLACIER}]"],
         "",
-        "storage.lifecycle.raw_transitions.0.days: Input should be less than or equal to 2147483647",
+        "storage.lifecycle.raw_transitions.0.days: must be a whole number >= 1 and <= 2147483647",
     ),
     "log retention beyond any period": (
         ["gateway.logging.retention_days=100000000000000000000"],
