@@ -401,6 +401,7 @@ def _interpolate(doc: _Document, problems: list[str]) -> None:
 def _apply_override(doc: _Document, override: str, problems: list[str]) -> None:
     key, sep, raw_value = override.partition("=")
     shown = _printable(_clip(override, 100))
+    shown_key = _printable(_clip(key, 100))
     parts = key.split(".")
     if not sep or not key or any(not part for part in parts):
         problems.append(f"--set {shown}: expected key.path=value")
@@ -409,17 +410,22 @@ def _apply_override(doc: _Document, override: str, problems: list[str]) -> None:
         problems.append(f"--set {shown}: the key path is more than {MAX_DEPTH} levels deep")
         return
     if len(raw_value) > MAX_CONFIG_BYTES:
-        problems.append(f"--set {_printable(key)}: the value is longer than {MAX_CONFIG_BYTES:,} characters")
+        problems.append(f"--set {shown_key} {shown_key}: the value is longer than {MAX_CONFIG_BYTES:,} characters")
         return
     value: Any = ""
     if raw_value:
         try:  # the value is YAML, read under the same rules as a file, counting the levels the key path uses
-            value = _parse(raw_value, MAX_DEPTH - len(parts) + 1)[1]
+            value = _parse(raw_value, MAX_DEPTH - len(parts))[1]
         except _Refused as refused:
-            problems.append(f"--set {_printable(key)}: {refused.message}")
+            field_path = f"{shown_key}.{refused.field}" if refused.field else shown_key
+            problems.append(f"--set {shown_key} {field_path}: {refused.message}")
             return
-        except yaml.YAMLError:  # not YAML: the text as given (`--set tags.note=a: b`)
-            value = raw_value
+        except yaml.YAMLError as exc:
+            if raw_value.lstrip().startswith(("[", "{")):  # meant as a list or a mapping: say what is wrong
+                reason = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else None
+                problems.append(f"--set {shown_key} {shown_key}: invalid YAML: {_printable(str(reason or exc))}")
+                return
+            value = raw_value  # otherwise the text as given (`--set tags.note=50% off`)
     node: Any = doc.data
     for part in parts[:-1]:
         child = node.get(part) if isinstance(node, dict) else None
@@ -448,7 +454,7 @@ def _check_text(doc: _Document, problems: list[str]) -> None:
         if isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(key, str) and (bad := _BAD_TEXT.search(key)):
-                    problem(key_path, f"the key {_printable(key)!r} holds {_describe_char(bad.group())}")
+                    problem(key_path, f"the key '{_printable(key)}' holds {_describe_char(bad.group())}")
                 check(item, (*key_path, key))
         elif isinstance(value, list):
             for index, item in enumerate(value):
@@ -484,7 +490,7 @@ def _describe(error: Any, doc: _Document, path: Path) -> str:
         # a check of the whole config names its field first ("deploy.instance_count must be ..."); any other is
         # about the names derived from the project
         named = re.match(r"([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)+) (.*)", message, re.DOTALL)
-        if named and named.group(1).split(".")[0] in doc.data:
+        if named and named.group(1).split(".")[0] in Config.model_fields:
             field_path = tuple(named.group(1).split("."))
             message = named.group(2)
         else:
