@@ -78,6 +78,8 @@ _TRANSIENT_CODES = frozenset(
     }
 )
 _TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+# The same for a plain HTTP answer from a deployed API or a load balancer, where a 500 is the model's own error.
+RETRY_LATER_HTTP = frozenset({429, 502, 503, 504})
 
 _RETRY_LATER = "AWS was throttling or briefly unavailable; botocore retried. Run the command again in a minute."
 _UNREACHABLE_HINT = (
@@ -346,12 +348,14 @@ class Outage:
         patience: float = OUTAGE_PATIENCE,
         notify: Callable[[float, AwsUnreachable], None] | None = None,
         deadline: float | None = None,
+        give_up_hint: str | None = None,
         sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
         self.patience = patience
         self.notify = notify
         self.deadline = deadline  # the wait's own deadline (clock time): the outage never extends it
+        self.give_up_hint = give_up_hint
         self.sleep = sleep or time.sleep
         self.clock = clock or time.monotonic
         self.down_since: float | None = None
@@ -369,8 +373,8 @@ class Outage:
                 down = now - self.down_since
                 if down >= self.patience:
                     raise AwsUnreachable(
-                        f"{exc.message} AWS has been unreachable for {down:.0f} s; stopped waiting.",
-                        hint=(exc.hint or _UNREACHABLE_HINT) + " The work goes on in AWS.",
+                        f"{exc.message} Still so after {down:.0f} s of retrying; gave up.",
+                        hint=" ".join(filter(None, (exc.hint, self.give_up_hint))) or None,
                     ) from exc
                 if self.deadline is not None and now >= self.deadline:
                     raise WaitTimeout(

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops_cli.aws.errors import aws_errors, error_code, get_or_none
+from mlops_cli.aws.errors import RETRY_LATER_HTTP, aws_errors, error_code, get_or_none
 from mlops_cli.aws.execute_api import HttpAnswer, invoke_url, send
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.models import Config
-from mlops_cli.errors import OperationFailed, PreconditionFailed
+from mlops_cli.errors import AwsUnreachable, OperationFailed, PreconditionFailed
 from mlops_cli.services import gateway_definition as gd
 from mlops_cli.services.convergence import Control, ControlResult, canonical, converge, inspect
 from mlops_cli.services.deploy import Prediction, describe_endpoint, endpoint_name
@@ -721,7 +721,9 @@ def invoke(
         timeout=config.gateway.timeout_ms / 1000 + 5,
     )
     if not 200 <= answer.status < 300:
-        raise OperationFailed(f"The API answered {answer.status}: {_message(answer)}")
+        # 429/502/503/504 say "try again" (throttled, a stage or integration settling): callers may retry them
+        error = AwsUnreachable if answer.status in RETRY_LATER_HTTP else OperationFailed
+        raise error(f"The API answered {answer.status}: {_message(answer)}")
     if "json" in answer.content_type:
         return Prediction(answer.content_type, json.loads(answer.body))
     return Prediction(answer.content_type, answer.body.decode())

@@ -310,7 +310,12 @@ def wait_job(
     polling goes on, `on_outage(seconds_down, error)` is told, and it gives up after `Outage`'s patience."""
     follower = LogFollower(clients, kind, name) if follow_logs else None
     deadline = None if timeout is None else time.monotonic() + timeout
-    outage = Outage(notify=on_outage, deadline=deadline)
+    group = _GROUP[kind]
+    outage = Outage(
+        notify=on_outage,
+        deadline=deadline,
+        give_up_hint=f"The job goes on in AWS: see `mlops {group} status {name}` once AWS answers again.",
+    )
     while True:
         state = outage.call(describe_job, clients, kind, name)
         lines = outage.call(follower.poll) if follower else []
@@ -321,7 +326,6 @@ def wait_job(
             return state
         remaining = None if deadline is None else deadline - time.monotonic()
         if remaining is not None and remaining <= 0:
-            group = _GROUP[kind]
             raise WaitTimeout(
                 f"{kind.capitalize()} job {name} is still {state.status} after {timeout:.0f} s; it goes on in AWS.",
                 hint=f"Follow it with `mlops {group} logs {name} --follow`, or see `mlops {group} status {name}`.",

@@ -40,7 +40,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops_cli.config.models import Config
-from mlops_cli.errors import Interrupted, MlopsError, OperationFailed, PreconditionFailed, UsageError
+from mlops_cli.errors import (
+    AwsUnreachable,
+    Interrupted,
+    MlopsError,
+    OperationFailed,
+    PreconditionFailed,
+    UsageError,
+)
 
 if TYPE_CHECKING:
     from mlops_cli.aws.session import AwsClients
@@ -721,8 +728,10 @@ def _smoke(ctx: _Context) -> StageResult:
         return _waiting(ctx, "smoke")
     source, records = _sample_records(ctx)
     body = json.dumps({"instances": records}).encode()
-    direct = deploy.invoke(ctx.clients, ctx.config, body, "application/json", "application/json").body
-    through_api = gateway.invoke(ctx.clients, ctx.config, body, "application/json", "application/json").body
+    retrying = _smoke_retries(ctx)
+    json_in_out = ("application/json", "application/json")
+    direct = retrying.call(deploy.invoke, ctx.clients, ctx.config, body, *json_in_out).body
+    through_api = retrying.call(gateway.invoke, ctx.clients, ctx.config, body, *json_in_out).body
     predictions = direct.get("predictions", []) if isinstance(direct, dict) else []
     api_agrees = through_api == direct
     figures: dict[str, Any] = {
@@ -734,7 +743,7 @@ def _smoke(ctx: _Context) -> StageResult:
     warnings: list[str] = []
     lb_agrees = None
     if ctx.lb_url:
-        lb_answer = _post_lb(ctx, f"{ctx.lb_url.rstrip('/')}/invocations", body)
+        lb_answer = retrying.call(_post_lb, ctx, f"{ctx.lb_url.rstrip('/')}/invocations", body)
         if lb_answer is None:
             warnings.append(f"The load balancer's URL {ctx.lb_url} cannot be reached from here: not checked.")
         else:
@@ -764,6 +773,7 @@ def _smoke(ctx: _Context) -> StageResult:
 
 def _post_lb(ctx: _Context, url: str, body: bytes) -> Any:
     """The load balancer's JSON answer; None when its address cannot be reached from this machine."""
+    from mlops_cli.aws.errors import RETRY_LATER_HTTP
     from mlops_cli.aws.execute_api import send
 
     try:
@@ -779,10 +789,24 @@ def _post_lb(ctx: _Context, url: str, body: bytes) -> Any:
     except OperationFailed:
         return None
     if not 200 <= answer.status < 300:
-        raise OperationFailed(
-            f"The load balancer answered {answer.status}: {answer.body[:500].decode(errors='replace')}"
-        )
+        # 502/503/504/429: the targets are not (yet) answering; the smoke stage asks again for a while
+        error = AwsUnreachable if answer.status in RETRY_LATER_HTTP else OperationFailed
+        raise error(f"The load balancer answered {answer.status}: {answer.body[:500].decode(errors='replace')}")
     return json.loads(answer.body)
+
+
+SMOKE_PATIENCE = 90.0  # seconds the smoke stage asks again while a door answers 503 (a fresh deployment settling)
+
+
+def _smoke_retries(ctx: _Context) -> Any:
+    """Asks again while the endpoint, the API or the load balancer answers "unavailable" (503 and the like), then
+    fails with the last answer."""
+    from mlops_cli.aws.errors import Outage
+
+    def notify(seconds_down: float, error: MlopsError) -> None:
+        ctx.note(f"{error.message} Asking again ({seconds_down:.0f} s).")
+
+    return Outage(patience=SMOKE_PATIENCE, notify=notify)
 
 
 def _sample_records(ctx: _Context) -> tuple[str, list[dict[str, str]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import json
 import socket
 import string
 from collections.abc import Iterator
@@ -327,7 +328,7 @@ def test_an_outage_longer_than_the_patience_gives_up_saying_how_long() -> None:
     def poll() -> str:
         raise _unreachable()
 
-    with pytest.raises(AwsUnreachable, match=r"unreachable for 6\d s; stopped waiting"):
+    with pytest.raises(AwsUnreachable, match=r"Still so after 6\d s of retrying; gave up"):
         Outage(patience=60, sleep=clock.sleep, clock=clock).call(poll)
     assert 60 <= clock.now - 1000 < 70
 
@@ -503,3 +504,110 @@ def test_complete_multipart_upload_honours_if_match_as_s3_does() -> None:
         s3.delete_object(Bucket="conditional-writes", Key="k")
         with pytest.raises(ClientError, match="NoSuchKey"):
             complete(IfMatch=current)
+
+
+# --- the smoke stage asks again while a door answers 503 -------------------------------------------------------
+
+
+PREDICTION = {"predictions": [{"label": 1, "probability": 0.9}]}
+
+
+class _Doors:
+    """The endpoint, the API and the load balancer, each answering 503 a number of times before the prediction."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = {"endpoint": failures, "api": failures, "lb": failures}
+        self.asked = {"endpoint": 0, "api": 0, "lb": 0}
+
+    def answer(self, door: str) -> bool:
+        self.asked[door] += 1
+        return self.asked[door] > self.failures[door]
+
+
+@pytest.fixture
+def fake_time(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """time.sleep advances time.monotonic instead of waiting."""
+    clock = FakeClock()
+    monkeypatch.setattr("time.sleep", clock.sleep)
+    monkeypatch.setattr("time.monotonic", clock)
+    return clock
+
+
+@pytest.fixture
+def smoke(monkeypatch: pytest.MonkeyPatch, fake_time: FakeClock) -> Any:
+    from botocore.exceptions import ClientError
+
+    from mlops_cli.aws.execute_api import HttpAnswer
+    from mlops_cli.services import deploy, gateway, pipeline
+    from tests.unit.conftest import make_config
+
+    doors = _Doors(failures=2)
+
+    def endpoint(*_: Any) -> deploy.Prediction:
+        if not doors.answer("endpoint"):
+            unavailable = {"Error": {"Code": "ServiceUnavailable", "Message": "Service Unavailable"}}
+            with aws_errors("invoking endpoint churn-local"):
+                raise ClientError({**unavailable, "ResponseMetadata": {"HTTPStatusCode": 503}}, "InvokeEndpoint")
+        return deploy.Prediction("application/json", PREDICTION)
+
+    def http(door: str) -> Any:
+        def send(*_: Any, **__: Any) -> HttpAnswer:
+            if not doors.answer(door):
+                return HttpAnswer(503, {"content-type": "text/plain"}, b"Service Unavailable")
+            return HttpAnswer(200, {"content-type": "application/json"}, json.dumps(PREDICTION).encode())
+
+        return send
+
+    class Clients:
+        session = None
+
+        def proxies_for(self, url: str) -> dict[str, str]:
+            return {}
+
+    monkeypatch.setattr(deploy, "invoke", endpoint)
+    monkeypatch.setattr(gateway, "send", http("api"))
+    monkeypatch.setattr(gateway, "require_url", lambda *_: "https://api.example/v1")
+    monkeypatch.setattr(gateway, "key_value", lambda *_: "key")
+    monkeypatch.setattr("mlops_cli.aws.execute_api.send", http("lb"))
+    monkeypatch.setattr(pipeline, "_sample_records", lambda ctx: ("s3://b/test", [{"tenure_months": "3"}]))
+    notes: list[str] = []
+    ctx = pipeline._Context(
+        Clients(),  # type: ignore[arg-type]
+        make_config(),
+        pipeline.Options(stages=["smoke"]),
+        lambda event: notes.append(getattr(event, "message", "")),
+    )
+    ctx.stage, ctx.lb_url = "smoke", "http://lb.example"
+    return pipeline, ctx, doors, notes
+
+
+def test_the_smoke_stage_asks_again_while_a_door_answers_503(smoke: Any) -> None:
+    pipeline, ctx, doors, notes = smoke
+    result = pipeline._smoke(ctx)
+    assert result.status == pipeline.RAN and result.figures["lb_matches_endpoint"] is True
+    assert doors.asked == {"endpoint": 3, "api": 3, "lb": 3}
+    assert sum("answered 503" in note for note in notes) == 4  # the API's and the load balancer's, twice each
+    assert sum("Service Unavailable (ServiceUnavailable)" in note for note in notes) == 2
+
+
+def test_the_smoke_stage_fails_when_503_lasts(smoke: Any) -> None:
+    pipeline, ctx, doors, _ = smoke
+    doors.failures["api"] = 10**6
+    with pytest.raises(AwsUnreachable, match="The API answered 503: Service Unavailable") as raised:
+        pipeline._smoke(ctx)
+    assert f"Still so after {pipeline.SMOKE_PATIENCE:.0f} s of retrying; gave up." in raised.value.message
+    assert 5 < doors.asked["api"] < 20  # asked again with growing pauses, not in a tight loop
+
+
+def test_a_500_from_the_api_is_not_asked_again(smoke: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlops_cli.aws.execute_api import HttpAnswer
+    from mlops_cli.errors import OperationFailed
+    from mlops_cli.services import gateway
+
+    pipeline, ctx, doors, _ = smoke
+    doors.failures["endpoint"] = 0
+    answers = iter([HttpAnswer(500, {}, b'{"message": "the model failed"}')])
+    monkeypatch.setattr(gateway, "send", lambda *_, **__: next(answers))
+    with pytest.raises(OperationFailed, match="The API answered 500") as raised:
+        pipeline._smoke(ctx)
+    assert not isinstance(raised.value, AwsUnreachable)
