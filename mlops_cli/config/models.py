@@ -1062,6 +1062,18 @@ class HealthCheck(Strict):
     unhealthy_threshold: int = Field(2, ge=2, le=10, description="Consecutive failures that make it unhealthy.")
     matcher: str = Field("200", description='HTTP codes that pass: "200", "200-299" or "200,204".')
 
+    @field_validator("port", mode="before")
+    @classmethod
+    def _port(cls, value: Any) -> Any:
+        # one clear message rather than one per branch of the union
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            value = int(value)
+        if value != "traffic-port" and not (
+            isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
+        ):
+            raise ValueError(f"{value!r} is neither a port number from 1 to 65535 nor traffic-port")
+        return value
+
     @field_validator("matcher")
     @classmethod
     def _matcher(cls, value: str) -> str:

@@ -148,7 +148,11 @@ REFUSED: dict[str, tuple[list[str], str, str]] = {
         "",
         "gateway.logging.retention_days:",
     ),
-    "health-check port 0": (["lb.allowed_cidrs=[10.0.0.0/8]", "lb.health_check.port=0"], "", "lb.health_check.port"),
+    "health-check port 0": (
+        ["lb.allowed_cidrs=[10.0.0.0/8]", "lb.health_check.port=0"],
+        "",
+        "lb.health_check.port: 0 is neither a port number from 1 to 65535 nor traffic-port",
+    ),
     # schedules EventBridge Scheduler refuses, or that broke `schedule status` and the emulator
     "rate of zero": (
         ["preprocess.schedule.expression=rate(0 days)"],
