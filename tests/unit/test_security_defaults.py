@@ -569,3 +569,40 @@ def test_the_emulator_refuses_an_s3_submit_directory_to_an_isolated_job(tmp_path
         tar.addfile(member, io.BytesIO(data))
     install("/opt/ml/input/data/code/sourcedir.tar.gz", isolated=True)
     assert (workspace.code_dir / "train.py").read_bytes() == b"print('hi')\n"
+
+
+# --- the emulator refuses a log group key CloudWatch Logs may not use -------------------------------------------
+
+
+def test_a_log_group_key_without_the_logs_statement_is_refused_as_aws_does(clients: AwsClients) -> None:
+    from botocore.exceptions import ClientError
+
+    kms, logs = clients.client("kms"), clients.client("logs")
+    bare = kms.create_key()["KeyMetadata"]["Arn"]  # the default key policy: the account's IAM only
+    with pytest.raises(ClientError, match="not allowed to be used") as refused:
+        logs.create_log_group(logGroupName="/aws/sagemaker/TrainingJobs", kmsKeyId=bare)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
+    logs.create_log_group(logGroupName="/aws/sagemaker/TrainingJobs")
+    with pytest.raises(ClientError, match="not allowed to be used"):
+        logs.associate_kms_key(logGroupName="/aws/sagemaker/TrainingJobs", kmsKeyId=bare)
+    kms.put_key_policy(KeyId=bare, PolicyName="default", Policy=json.dumps(documents_key_policy()))
+    logs.associate_kms_key(logGroupName="/aws/sagemaker/TrainingJobs", kmsKeyId=bare)
+    [group] = logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/TrainingJobs")["logGroups"]
+    assert group["kmsKeyId"] == bare
+
+
+def documents_key_policy() -> dict[str, Any]:
+    from mlops_cli.services.storage import documents
+
+    return documents.key_policy("aws", "eu-west-1", ACCOUNT)
+
+
+def test_storage_init_encrypts_a_job_log_group_sagemaker_made_before_it(clients: AwsClients, config: Config) -> None:
+    logs = clients.client("logs")
+    logs.create_log_group(logGroupName="/aws/sagemaker/ProcessingJobs")  # as a job's first log line makes it
+    report = init_storage(clients, config)
+    action = {c.name: c.action for c in report.controls}["log group /aws/sagemaker/ProcessingJobs"]
+    assert action == Action.UPDATED
+    key = clients.client("kms").describe_key(KeyId=config.names().kms_alias)["KeyMetadata"]["Arn"]
+    [group] = logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/ProcessingJobs")["logGroups"]
+    assert (group["kmsKeyId"], group["retentionInDays"]) == (key, 365)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mlops_cli.emulator.extensions import (
+    logs_kms,
     s3_bucket_policy,
     s3_checksum_verification,
     s3_checksums,
@@ -24,6 +25,7 @@ _MODULES = (
     s3_checksums,
     s3_checksum_verification,
     s3_conditional_writes,
+    logs_kms,
 )
 
 
