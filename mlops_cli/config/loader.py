@@ -88,7 +88,8 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
     try:
         config = Config.model_validate(doc.data)
     except ValidationError as exc:
-        raise _config_error([_describe(err, doc, path) for err in exc.errors()]) from None
+        described = [_describe(err, doc, path) for err in exc.errors()]
+        raise _config_error([text for _, text in sorted(described, key=lambda item: item[0])]) from None
     return LoadedConfig(config=config, path=path, raw=doc.data, locations=doc.locations)
 
 
@@ -479,12 +480,9 @@ def _describe_char(char: str) -> str:
 _BOUND_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number")
 
 
-def _describe(error: Any, doc: _Document, path: Path) -> str:
-    loc: KeyPath = tuple(error["loc"])
-    # pydantic puts a union's or a validator's branch name in loc; keep the parts that are real keys
-    field_path = tuple(
-        part for part in loc if not (isinstance(part, str) and ("[" in part or part.startswith("function-")))
-    )
+def _describe(error: Any, doc: _Document, path: Path) -> tuple[Location, str]:
+    """The problem as `file:line field: rule`, and its location (problems are listed in file order)."""
+    field_path = _field_path(tuple(error["loc"]), doc.data)
     message = error["msg"].removeprefix("Value error, ")
     if not field_path:
         # a check of the whole config names its field first ("deploy.instance_count must be ..."); any other is
@@ -495,7 +493,7 @@ def _describe(error: Any, doc: _Document, path: Path) -> str:
             message = named.group(2)
         else:
             field_path = ("project",)
-    where = _fmt(_nearest(doc.locations, field_path, default=(str(path), 1)))
+    location = _nearest(doc.locations, field_path, default=(str(path), 1))
     if error["type"] == "extra_forbidden":
         message = f"unknown setting '{field_path[-1]}' (see `mlops config schema` for the allowed keys)"
     elif error["type"] == "missing":
@@ -508,7 +506,44 @@ def _describe(error: Any, doc: _Document, path: Path) -> str:
         )
     elif error["type"] in ("string_pattern_mismatch",):
         message = f"{_clip(repr(error.get('input')), 100)} does not match the rule {error['ctx']['pattern']}"
-    return f"{where} {_dotted(field_path)}: {message}"
+    elif error["type"] in ("dict_type", "model_type", "model_attributes_type"):
+        message = f"must be a mapping of settings, not {_shown(error.get('input'))}"
+    elif message.startswith("Input should be "):  # pydantic's wording, turned into the rule the value breaks
+        message = "must be " + message.removeprefix("Input should be ")
+        if error["type"].endswith(("_type", "_parsing")) or error["type"] in ("literal_error", "enum"):
+            message += f" (not {_shown(error.get('input'))})"
+    return location, f"{_fmt(location)} {_dotted(field_path)}: {message}"
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    return _printable(_clip(repr(value), 60))
+
+
+_BRANCH = re.compile(r".*\[|function-|(int|str|float|bool|none|list|dict|literal)$|[A-Z]")
+
+
+def _field_path(loc: KeyPath, data: Any) -> KeyPath:
+    """pydantic puts a union's or a validator's branch name (`int`, `function-after[...]`, `Vpc`) in loc; keep the
+    parts that are real keys. A name absent from the data is kept unless it looks like a branch: a setting left
+    to its default is not in the data, and is still the field to name."""
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        in_dict = isinstance(node, dict) and part in node
+        if in_dict or (isinstance(node, list) and type(part) is int and 0 <= part < len(node)):
+            node = node[part]
+        elif isinstance(part, str) and _BRANCH.match(part):
+            continue
+        else:
+            node = None
+        path.append(part)
+    return tuple(path)
 
 
 def _nearest(locations: dict[KeyPath, Location], key_path: KeyPath, default: Location | None = None) -> Location:

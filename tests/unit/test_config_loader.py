@@ -178,3 +178,34 @@ def test_secrets_are_masked() -> None:
 def test_a_duplicate_key_is_an_error_not_a_silent_override(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL + "storage:\n  encryption: s3\nstorage:\n  access_logging: false\n")
     assert problems(path) == [f"{path}:15 storage: duplicate key (first at line 13); merge the two"]
+
+
+def test_every_problem_in_file_order_with_the_rule_it_breaks(tmp_path: Path) -> None:
+    text = (
+        MINIMAL
+        + "storage:\n  encryption: kms2\n  access_logging: maybe\n  readers: {a: 1}\n"
+        + "network:\n  vpc: 3\ntags:\n  team: [1]\n"
+    )
+    path = write(tmp_path, text.replace("environment: test", "environment: Test!"))
+    assert problems(path) == [
+        f"{path}:2 environment: 'Test!' does not match the rule ^[a-z][a-z0-9]{{0,9}}$",
+        f"{path}:14 storage.encryption: must be 'kms' or 's3' (not 'kms2')",
+        f"{path}:15 storage.access_logging: must be a valid boolean, unable to interpret input (not 'maybe')",
+        f"{path}:16 storage.readers: must be a valid list (not a mapping)",
+        f"{path}:18 network.vpc: must be a mapping of settings, not 3",
+        f"{path}:20 tags.team: must be a valid string (not a list)",
+    ]
+
+
+def test_union_branch_names_are_not_reported_as_fields() -> None:
+    from mlops_cli.config.loader import _field_path
+
+    data = {"train": {"hyperparameters": {"n_estimators": "x"}}, "lb": {"target": {}}}
+    assert _field_path(("train", "hyperparameters", "n_estimators", "int"), data) == (
+        "train",
+        "hyperparameters",
+        "n_estimators",
+    )
+    assert _field_path(("lb", "target", "function-after[_check(), IpTarget]", "port"), data) == ("lb", "target", "port")
+    # a setting left to its default is absent from the data and still the field to name
+    assert _field_path(("deploy", "instance_count"), data) == ("deploy", "instance_count")
