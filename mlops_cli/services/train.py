@@ -13,7 +13,7 @@ from mlops_cli.aws.errors import aws_errors
 from mlops_cli.aws.images import sklearn_image_uri
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value
-from mlops_cli.config.models import HYPERPARAMETERS, Config
+from mlops_cli.config.models import DEFAULT_ALGORITHM, HYPERPARAMETERS, Config, hyperparameter_problem
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import experiments, jobs, preprocess
 from mlops_cli.services.code import bundle_files, bundle_sha256, sourcedir_tarball, upload_bundle
@@ -93,11 +93,17 @@ def _encode(value: Any) -> str:
 
 
 def _hyperparameters(config: Config, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+    """The config's hyperparameters with `overrides` (text), each checked by the rules the config's are."""
     merged: dict[str, Any] = {**config.train.hyperparameters}
+    algorithm = str((overrides or {}).get("algorithm", merged.get("algorithm", DEFAULT_ALGORITHM)))
     for name, raw in (overrides or {}).items():
-        if name not in HYPERPARAMETERS:
-            raise UsageError(f"unknown hyperparameter '{name}' (known: {', '.join(HYPERPARAMETERS)})")
-        merged[name] = HYPERPARAMETERS[name](raw)
+        if problem := hyperparameter_problem(name, raw, (algorithm,)):
+            raise UsageError(problem)
+        kind = HYPERPARAMETERS[name]
+        if name == "max_depth" and raw.strip().lower() in ("", "none"):
+            merged[name] = None  # no limit
+        else:  # the text passed the rule: a whole number may be written 3.0
+            merged[name] = int(float(raw)) if kind is int else kind(raw)
     return merged
 
 

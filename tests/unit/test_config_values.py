@@ -3,6 +3,7 @@ call) with the field and the rule they break; shipped configs stay valid and eve
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -432,3 +433,21 @@ def test_grid_tuning_refuses_another_job_count_before_any_call(aws_calls: list[s
     with pytest.raises(UsageError, match="--max-jobs must be 6 or left out"):
         train.start_tuning(AwsClients(config.aws, resolve=False), config, max_jobs=3)
     assert aws_calls == []
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "expected"),
+    [
+        ("C", "nan", "C='nan' must be a number > 0"),
+        ("n_estimators", "1e20", "n_estimators='1e20' must be a whole number >= 1 and <= 2147483647"),
+        ("max_depth", "0", "max_depth='0' must be a whole number >= 1"),
+        ("class_weight", "heavy", "must be one of none, balanced"),
+    ],
+)
+def test_hyperparameter_overrides_follow_the_config_rules(name: str, raw: str, expected: str) -> None:
+    from tests.unit.conftest import make_config
+
+    with pytest.raises(UsageError, match=re.escape(expected)):
+        train._hyperparameters(make_config(), {name: raw})
+    merged = train._hyperparameters(make_config(), {"max_depth": "none", "max_iter": "300.0", "C": "0.5"})
+    assert (merged["max_depth"], merged["max_iter"], merged["C"]) == (None, 300, 0.5)
