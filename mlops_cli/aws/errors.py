@@ -336,6 +336,14 @@ def get_or_none(doing: str, absent: tuple[str, ...], call: Callable[..., T], **k
 
 OUTAGE_PATIENCE = 300.0  # seconds a wait keeps polling through an outage before it gives up
 
+# Told of every outage a wait polls through, unless the wait has its own `notify`: the CLI sets it once per
+# command, so every wait says "AWS unreachable, retrying" without each service passing a callback down.
+_outage_listener: list[Callable[[float, AwsUnreachable], None]] = []
+
+
+def report_outages_to(listener: Callable[[float, AwsUnreachable], None] | None) -> None:
+    _outage_listener[:] = [listener] if listener else []
+
 
 class Outage:
     """Polls through a short outage: a call that fails with `AwsUnreachable` is made again, with a growing pause,
@@ -381,8 +389,8 @@ class Outage:
                         f"{exc.message} Stopped waiting at the timeout, AWS unreachable for {down:.0f} s.",
                         hint="The work goes on in AWS; run the command again to see where it is.",
                     ) from exc
-                if self.notify:
-                    self.notify(down, exc)
+                for notify in [self.notify] if self.notify else _outage_listener:
+                    notify(down, exc)
                 wait = min(pause, self.patience - down)
                 if self.deadline is not None:
                     wait = min(wait, max(0.0, self.deadline - now))

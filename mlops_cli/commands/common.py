@@ -122,6 +122,10 @@ class Invocation:
             if config.aws.is_local:
                 self._announce_emulator()
             self._clients = AwsClients(config.aws)
+            from mlops_cli.aws.errors import report_outages_to
+            from mlops_cli.ui.progress import OutageNotice
+
+            report_outages_to(OutageNotice(self.out))  # every wait in this command says when it retries
         return self._clients
 
     def _announce_emulator(self) -> None:

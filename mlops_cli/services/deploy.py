@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mlops_cli.aws.errors import aws_errors, get_or_none
+from mlops_cli.aws.errors import Outage, aws_errors, get_or_none
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value, from_key_value
 from mlops_cli.config.models import Config
@@ -341,10 +341,15 @@ Observer = Callable[[EndpointState, list[Any]], None]
 def wait_endpoint(
     clients: AwsClients, name: str, *, observe: Observer, timeout: float | None, poll_seconds: float = 2.0
 ) -> dict[str, Any]:
-    """Poll until the endpoint is no longer Creating or Updating. Raises WaitTimeout (the change goes on)."""
+    """Poll until the endpoint is no longer Creating or Updating. Raises WaitTimeout (the change goes on). A short
+    outage (AWS unreachable, throttling, 5xx) does not end the wait (see `Outage`)."""
     deadline = None if timeout is None else time.monotonic() + timeout
+    outage = Outage(
+        deadline=deadline,
+        give_up_hint="The change goes on in AWS: see `mlops deploy status` once AWS answers again.",
+    )
     while True:
-        found = describe_endpoint(clients, name)
+        found = outage.call(describe_endpoint, clients, name)
         if found is None:
             raise OperationFailed(f"Endpoint {name} disappeared while waiting for it.")
         state = EndpointState(name, found["EndpointStatus"], None, found.get("CreationTime"))

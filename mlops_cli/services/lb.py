@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops_cli.aws.errors import aws_errors, get_or_none
+from mlops_cli.aws.errors import Outage, aws_errors, get_or_none
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value, from_key_value
 from mlops_cli.config.models import Config, LoadBalancer
@@ -695,17 +695,17 @@ def wait_until_healthy(clients: AwsClients, config: Config, *, timeout: float | 
     tg = find_target_group(clients, config)
     if found is None or tg is None:
         return
-    try:
+
+    def wait_for(waiter: str, **kwargs: Any) -> None:
         with aws_errors("waiting for the load balancer"):
-            elbv2.get_waiter("load_balancer_available").wait(
-                LoadBalancerArns=[found["LoadBalancerArn"]], WaiterConfig={"Delay": 2, "MaxAttempts": attempts}
-            )
-            elbv2.get_waiter("target_in_service").wait(
-                TargetGroupArn=tg["TargetGroupArn"], WaiterConfig={"Delay": 2, "MaxAttempts": attempts}
-            )
-    except OperationFailed as exc:
-        if "Max attempts exceeded" not in str(exc):
-            raise
+            elbv2.get_waiter(waiter).wait(**kwargs, WaiterConfig={"Delay": 2, "MaxAttempts": attempts})
+
+    # a short outage (AWS unreachable, throttling, 5xx) starts the waiter again instead of ending the wait
+    outage = Outage(give_up_hint="The load balancer goes on in AWS: see `mlops lb status` once AWS answers again.")
+    try:
+        outage.call(wait_for, "load_balancer_available", LoadBalancerArns=[found["LoadBalancerArn"]])
+        outage.call(wait_for, "target_in_service", TargetGroupArn=tg["TargetGroupArn"])
+    except WaitTimeout:
         raise WaitTimeout(
             f"The targets did not all become healthy within {timeout:g} s.",
             hint="See why with `mlops lb status`: each target's state and reason.",

@@ -611,3 +611,80 @@ def test_a_500_from_the_api_is_not_asked_again(smoke: Any, monkeypatch: pytest.M
     with pytest.raises(OperationFailed, match="The API answered 500") as raised:
         pipeline._smoke(ctx)
     assert not isinstance(raised.value, AwsUnreachable)
+
+
+# --- the endpoint's and the load balancer's waits, and who is told ---------------------------------------------
+
+
+class _FlakyEndpoint:
+    """describe_endpoint: throttled `failures` times, then Updating, then InService."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures, self.calls = failures, 0
+
+    def describe_endpoint(self, EndpointName: str) -> dict[str, Any]:
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        if self.calls <= self.failures:
+            error = {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}
+            raise ClientError({**error, "ResponseMetadata": {"HTTPStatusCode": 400}}, "DescribeEndpoint")
+        status = "Updating" if self.calls == self.failures + 1 else "InService"
+        return {"EndpointName": EndpointName, "EndpointStatus": status}
+
+
+@pytest.fixture
+def listener() -> Iterator[list[float]]:
+    from mlops_cli.aws.errors import report_outages_to
+
+    told: list[float] = []
+    report_outages_to(lambda down, error: told.append(down))
+    yield told
+    report_outages_to(None)
+
+
+def test_waiting_for_an_endpoint_survives_throttling_and_says_so(fake_time: FakeClock, listener: list[float]) -> None:
+    from mlops_cli.services.deploy import wait_endpoint
+
+    seen: list[str] = []
+    found = wait_endpoint(
+        _FakeClients(_FlakyEndpoint(failures=3)),  # type: ignore[arg-type]
+        "churn-local",
+        observe=lambda state, lines: seen.append(state.status),
+        timeout=600,
+    )
+    assert found["EndpointStatus"] == "InService" and seen == ["Updating", "InService"]
+    assert listener == [0, 1, 3]
+
+
+def test_waiting_for_the_load_balancer_survives_an_outage(
+    fake_time: FakeClock, listener: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from mlops_cli.services import lb
+
+    waited: list[str] = []
+
+    class Waiter:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def wait(self, **_: Any) -> None:
+            waited.append(self.name)
+            if len(waited) <= 2:
+                raise EndpointConnectionError(endpoint_url="https://elasticloadbalancing.eu-west-1.amazonaws.com/")
+
+    class Elbv2:
+        def get_waiter(self, name: str) -> Waiter:
+            return Waiter(name)
+
+    class Clients:
+        def client(self, service: str) -> Elbv2:
+            return Elbv2()
+
+    monkeypatch.setattr(lb, "find_load_balancer", lambda *_: {"LoadBalancerArn": "arn:lb"})
+    monkeypatch.setattr(lb, "find_target_group", lambda *_: {"TargetGroupArn": "arn:tg"})
+    lb.wait_until_healthy(Clients(), None, timeout=60)  # type: ignore[arg-type]
+    assert waited == ["load_balancer_available"] * 3 + ["target_in_service"]
+    assert listener == [0, 1]
