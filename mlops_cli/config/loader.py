@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from mlops_cli.config.masking import MASK, is_secret
 from mlops_cli.config.models import Config, bounds_rule
 from mlops_cli.errors import ConfigError
 
@@ -494,6 +495,8 @@ def _describe(error: Any, doc: _Document, path: Path) -> tuple[Location, str]:
         else:
             field_path = ("project",)
     location = _nearest(doc.locations, field_path, default=(str(path), 1))
+    secret = any(isinstance(part, str) and is_secret(part) for part in field_path)
+    given = MASK if secret else _shown(error.get("input"))
     if error["type"] == "extra_forbidden":
         message = f"unknown setting '{field_path[-1]}' (see `mlops config schema` for the allowed keys)"
     elif error["type"] == "missing":
@@ -505,14 +508,23 @@ def _describe(error: Any, doc: _Document, path: Path) -> tuple[Location, str]:
             "must be a finite number, not NaN or infinity" if error["type"] == "finite_number" else message
         )
     elif error["type"] in ("string_pattern_mismatch",):
-        message = f"{_clip(repr(error.get('input')), 100)} does not match the rule {error['ctx']['pattern']}"
+        message = f"{'the value' if secret else given} does not match the rule {error['ctx']['pattern']}"
     elif error["type"] in ("dict_type", "model_type", "model_attributes_type"):
-        message = f"must be a mapping of settings, not {_shown(error.get('input'))}"
+        message = f"must be a mapping of settings, not {given}"
     elif message.startswith("Input should be "):  # pydantic's wording, turned into the rule the value breaks
         message = "must be " + message.removeprefix("Input should be ")
         if error["type"].endswith(("_type", "_parsing")) or error["type"] in ("literal_error", "enum"):
-            message += f" (not {_shown(error.get('input'))})"
+            message += f" (not {given})"
+    if secret:
+        message = _without_secret(message, error.get("input"))
     return location, f"{_fmt(location)} {_dotted(field_path)}: {message}"
+
+
+def _without_secret(message: str, value: Any) -> str:
+    """A rule about a secret setting never repeats the value it was given."""
+    if isinstance(value, str) and value:
+        message = message.replace(repr(value), MASK).replace(value, MASK)
+    return message
 
 
 def _shown(value: Any) -> str:
@@ -522,7 +534,7 @@ def _shown(value: Any) -> str:
         return "a list"
     if value is None:
         return "null"
-    return _printable(_clip(repr(value), 60))
+    return _printable(_clip(repr(value), 100))
 
 
 _BRANCH = re.compile(r".*\[|function-|(int|str|float|bool|none|list|dict|literal)$|[A-Z]")
@@ -554,7 +566,7 @@ def _nearest(locations: dict[KeyPath, Location], key_path: KeyPath, default: Loc
 
 
 def _fmt(location: Location) -> str:
-    file, line = location
+    file, line = _printable(location[0]), location[1]
     return f"{file}:{line}" if line else file
 
 

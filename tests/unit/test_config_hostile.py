@@ -386,3 +386,8 @@ def test_problems_are_capped_and_clipped(tmp_path: Path, capsys: pytest.CaptureF
     err = refused(capsys, write(tmp_path, text))
     assert "more problems not shown (fix the ones above first)" in err
     assert max(len(line) for line in err.splitlines()) < 700
+
+
+def test_a_file_name_with_control_characters_is_not_echoed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused(capsys, tmp_path / "\x1b[2Jc.yaml")
+    assert "\x1b" not in err and "\\u001b[2Jc.yaml: no such config file" in err

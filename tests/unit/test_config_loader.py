@@ -209,3 +209,12 @@ def test_union_branch_names_are_not_reported_as_fields() -> None:
     assert _field_path(("lb", "target", "function-after[_check(), IpTarget]", "port"), data) == ("lb", "target", "port")
     # a setting left to its default is absent from the data and still the field to name
     assert _field_path(("deploy", "instance_count"), data) == ("deploy", "instance_count")
+
+
+def test_a_refused_secret_is_not_repeated(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "tags:\n  db_password: 123456789\n  api_token: [s3cr3t]\n  team: 42\n")
+    assert problems(path) == [
+        f"{path}:14 tags.db_password: must be a valid string (not {MASK})",
+        f"{path}:15 tags.api_token: must be a valid string (not {MASK})",
+        f"{path}:16 tags.team: must be a valid string (not 42)",
+    ]
