@@ -451,3 +451,41 @@ def test_hyperparameter_overrides_follow_the_config_rules(name: str, raw: str, e
         train._hyperparameters(make_config(), {name: raw})
     merged = train._hyperparameters(make_config(), {"max_depth": "none", "max_iter": "300.0", "C": "0.5"})
     assert (merged["max_depth"], merged["max_iter"], merged["C"]) == (None, 300, 0.5)
+
+
+def _number_paths(model: Any, prefix: tuple[str, ...] = ()) -> list[str]:
+    """The dotted path of every number setting reachable through nested sections (not inside lists or maps)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    paths = []
+    for name, info in model.model_fields.items():
+        key = (*prefix, info.alias or name)
+        if typing.get_origin(info.annotation) in (list, dict):
+            continue
+        options = [info.annotation, *typing.get_args(info.annotation)]  # X | None: X
+        options += [arg for option in list(options) for arg in typing.get_args(option)]  # Annotated[int, ...]
+        section = next((o for o in options if isinstance(o, type) and issubclass(o, BaseModel)), None)
+        if section is not None:
+            paths += _number_paths(section, key)
+        elif any(o in (int, float) for o in options):
+            paths.append(".".join(key))
+    return paths
+
+
+def test_no_number_setting_takes_nan_or_infinity(tmp_path: Path) -> None:
+    """One project-wide rule, so that no field is forgotten: every number setting refuses NaN and infinity."""
+    paths = _number_paths(Config)
+    assert len(paths) > 50
+    sections = ["lb.allowed_cidrs=[10.0.0.0/8]", "preprocess.schedule.expression=rate(1 day)"]
+    accepted = []
+    for path in paths:
+        for value in (".nan", ".inf", "-.inf"):
+            try:
+                load_config(write(tmp_path), [*sections, f"{path}={value}"])
+            except ConfigError as error:
+                assert any(f" {path}: " in problem for problem in error.problems), error.problems
+            else:
+                accepted.append(f"{path}={value}")
+    assert accepted == []
