@@ -177,7 +177,11 @@ def _spawn(port: int | None) -> ServerState:
     for _ in range(1 if port is not None else _AUTO_PORT_ATTEMPTS):
         chosen = port if port is not None else processes.free_port()
         process = processes.spawn_server(chosen, paths.work_dir(), log_path())
-        exit_status = _wait_until_ready(process, chosen)
+        try:
+            exit_status = _wait_until_ready(process, chosen)
+        except BaseException:  # Ctrl-C while it starts: leave no server running that no state file records
+            processes.stop_group(process.pid)
+            raise
         if exit_status is None:
             started_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
             return ServerState(pid=process.pid, port=chosen, endpoint_url=endpoint_url(chosen), started_at=started_at)

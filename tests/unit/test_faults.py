@@ -688,3 +688,25 @@ def test_waiting_for_the_load_balancer_survives_an_outage(
     lb.wait_until_healthy(Clients(), None, timeout=60)  # type: ignore[arg-type]
     assert waited == ["load_balancer_available"] * 3 + ["target_in_service"]
     assert listener == [0, 1]
+
+
+def test_ctrl_c_while_the_emulator_starts_leaves_no_server_behind(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from mlops_cli.emulator import manager, paths, processes
+
+    monkeypatch.setenv(paths.HOME_ENV, str(tmp_path))
+    stopped: list[int] = []
+
+    class Process:
+        pid = 4242
+
+    def interrupted(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(processes, "spawn_server", lambda *_: Process())
+    monkeypatch.setattr(processes, "stop_group", stopped.append)
+    monkeypatch.setattr(manager, "_wait_until_ready", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        manager.start()
+    assert stopped == [4242] and not paths.state_file().exists()
