@@ -63,6 +63,14 @@ class _Document:
     locations: dict[KeyPath, Location]
 
 
+@dataclass
+class _Budget:
+    """What one config may still hold, counted across its base files and --set values: a cap per file alone could
+    be multiplied by splitting the file."""
+
+    nodes: int = MAX_NODES
+
+
 class _Refused(Exception):
     """A YAML text breaks one of the reading rules; `line` is 1-based, `field` the dotted key path (may be "")."""
 
@@ -75,12 +83,13 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
     """Read, resolve and validate a config. Raises ConfigError (exit 2) listing every problem."""
     path = Path(path)
     problems: list[str] = []
-    doc = _read_with_extends(path, problems, chain=())
+    budget = _Budget()
+    doc = _read_with_extends(path, problems, budget, chain=())
     if doc is None:
         raise _config_error(problems)
     _interpolate(doc, problems)
     for override in overrides or []:
-        _apply_override(doc, override, problems)
+        _apply_override(doc, override, problems, budget)
     _default_region_from_env(doc)
     if not problems:
         _check_text(doc, problems)
@@ -102,9 +111,9 @@ def _config_error(problems: list[str]) -> ConfigError:
 
 
 def _read_with_extends(
-    path: Path, problems: list[str], chain: tuple[Path, ...], named_by: str = ""
+    path: Path, problems: list[str], budget: _Budget, chain: tuple[Path, ...], named_by: str = ""
 ) -> _Document | None:
-    doc = _read_yaml(path, problems, named_by)
+    doc = _read_yaml(path, problems, budget, named_by)
     if doc is None:
         return None
     base_name = doc.data.get("extends")
@@ -123,7 +132,7 @@ def _read_with_extends(
     if len(chain) > _MAX_EXTENDS_DEPTH:
         problems.append(f"{where} extends: more than {_MAX_EXTENDS_DEPTH} levels of base files")
         return None
-    base = _read_with_extends(base_path, problems, chain, named_by=f"extends: at {where}")
+    base = _read_with_extends(base_path, problems, budget, chain, named_by=f"extends: at {where}")
     if base is None:
         return None
     doc.data.pop("extends")
@@ -138,13 +147,13 @@ def _absolute(path: Path) -> Path:
         return Path(os.path.abspath(path))
 
 
-def _read_yaml(path: Path, problems: list[str], named_by: str = "") -> _Document | None:
+def _read_yaml(path: Path, problems: list[str], budget: _Budget, named_by: str = "") -> _Document | None:
     name = _printable(str(path))
     text = _read_text(path, name, named_by, problems)
     if text is None:
         return None
     try:
-        node, data = _parse(text, MAX_DEPTH)
+        node, data = _parse(text, MAX_DEPTH, budget)
     except _Refused as refused:
         problems.append(f"{name}:{refused.line} {refused.field + ': ' if refused.field else ''}{refused.message}")
         return None
@@ -246,9 +255,9 @@ def _reader_line(text: str, exc: yaml.reader.ReaderError) -> int:
     return text.encode("utf-8", "surrogatepass").count(b"\n", 0, exc.position) + 1
 
 
-def _parse(text: str, max_depth: int) -> tuple[yaml.Node | None, Any]:
+def _parse(text: str, max_depth: int, budget: _Budget) -> tuple[yaml.Node | None, Any]:
     """Check the YAML's events against the reading rules, then build it. Raises _Refused or a yaml error."""
-    _check_events(text, max_depth)
+    _check_events(text, max_depth, budget)
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -257,7 +266,7 @@ def _parse(text: str, max_depth: int) -> tuple[yaml.Node | None, Any]:
         loader.dispose()
 
 
-def _check_events(text: str, max_depth: int) -> None:
+def _check_events(text: str, max_depth: int, budget: _Budget) -> None:
     """One pass over the parser's events (flat, cheap) before any node is built: building recurses per level and
     expands aliases, so this is where depth, aliases and extra documents must be stopped.
 
@@ -267,7 +276,7 @@ def _check_events(text: str, max_depth: int) -> None:
     loader = _Loader(text)
     # per open collection: [is a mapping, current key or index, the next node is a key]
     stack: list[list[Any]] = []
-    documents = nodes = 0
+    documents = 0
 
     def here() -> str:
         return _dotted(tuple(entry[1] for entry in stack if entry[1] is not None))
@@ -291,9 +300,9 @@ def _check_events(text: str, max_depth: int) -> None:
                     else:
                         top[1] += 1
                 _check_node(loader, event, line, here)
-                nodes += 1
-                if nodes > MAX_NODES:
-                    raise _Refused(line, here(), f"more than {MAX_NODES:,} keys and values; a config holds far fewer")
+                budget.nodes -= 1
+                if budget.nodes < 0:
+                    raise _Refused(line, here(), _TOO_MANY_NODES)
                 if isinstance(event, yaml.CollectionStartEvent):
                     if len(stack) >= max_depth:
                         raise _Refused(line, here(), f"nested more than {max_depth} levels deep")
@@ -322,6 +331,9 @@ def _check_node(loader: Any, event: yaml.NodeEvent, line: int, here: Any) -> Non
         raise _Refused(line, here(), f"a number longer than {_MAX_NUMBER_CHARS} characters")
 
 
+_TOO_MANY_NODES = (
+    f"more than {MAX_NODES:,} keys and values (base files and --set values included); a config holds far fewer"
+)
 _NO_ANCHORS = "YAML anchors and aliases are not accepted in a config (share settings with `extends:`)"
 _PLAIN_VALUES = "a config holds text, numbers, booleans, null, lists and mappings"
 
@@ -400,7 +412,7 @@ def _interpolate(doc: _Document, problems: list[str]) -> None:
     doc.data = substitute(doc.data, ())
 
 
-def _apply_override(doc: _Document, override: str, problems: list[str]) -> None:
+def _apply_override(doc: _Document, override: str, problems: list[str], budget: _Budget) -> None:
     key, sep, raw_value = override.partition("=")
     shown = _printable(_clip(override, 100))
     shown_key = _printable(_clip(key, 100))
@@ -417,7 +429,7 @@ def _apply_override(doc: _Document, override: str, problems: list[str]) -> None:
     value: Any = ""
     if raw_value:
         try:  # the value is YAML, read under the same rules as a file, counting the levels the key path uses
-            value = _parse(raw_value, MAX_DEPTH - len(parts))[1]
+            value = _parse(raw_value, MAX_DEPTH - len(parts), budget)[1]
         except _Refused as refused:
             field_path = f"{shown_key}.{refused.field}" if refused.field else shown_key
             problems.append(f"--set {shown_key} {field_path}: {refused.message}")
