@@ -176,16 +176,44 @@ def test_sagemaker_log_groups_expire_and_are_encrypted_with_the_project_key(
     assert sorted(groups) == expected
     assert {(g["retentionInDays"], g["kmsKeyId"]) for g in groups.values()} == {(365, key)}
 
-    # someone shortens or removes the retention: the next init puts it back
+    # someone removes a retention: the next init puts it back; the project's own group follows the config exactly,
+    # while a shared job group is never shortened (another project may need its logs kept longer)
     logs.delete_retention_policy(logGroupName="/aws/sagemaker/TrainingJobs")
-    shorter = make_config("storage.job_log_retention_days=30")
-    report = init_storage(clients, shorter)
-    changed = {c.name: c.action for c in report.controls if c.name.startswith("log group")}
-    assert set(changed.values()) == {Action.UPDATED}
-    retention = {
-        g["retentionInDays"] for g in logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/")["logGroups"]
+    report = init_storage(clients, make_config("storage.job_log_retention_days=30"))
+    changed = {c.name.removeprefix("log group "): c.action for c in report.controls if c.name.startswith("log group")}
+    assert changed == {
+        "/aws/sagemaker/ProcessingJobs": Action.UNCHANGED,
+        "/aws/sagemaker/TrainingJobs": Action.UPDATED,
+        "/aws/sagemaker/TransformJobs": Action.UNCHANGED,
+        "/aws/sagemaker/Endpoints/churn-local": Action.UPDATED,
     }
-    assert retention == {30}
+    retention = {
+        g["logGroupName"]: g["retentionInDays"]
+        for g in logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/")["logGroups"]
+    }
+    assert retention == {
+        "/aws/sagemaker/Endpoints/churn-local": 30,
+        "/aws/sagemaker/ProcessingJobs": 365,
+        "/aws/sagemaker/TrainingJobs": 30,
+        "/aws/sagemaker/TransformJobs": 365,
+    }
+
+
+def test_two_projects_in_one_account_never_undo_each_others_shared_log_groups(clients: AwsClients) -> None:
+    first, second = make_config(), make_config("project=other", "storage.job_log_retention_days=90")
+    init_storage(clients, first)
+    init_storage(clients, second)
+    again = init_storage(clients, first)
+    shared = [c for c in again.controls if c.name.startswith("log group /aws/sagemaker/") and "Endpoints" not in c.name]
+    assert {c.action for c in shared} == {Action.UNCHANGED}
+    kms, logs = clients.client("kms"), clients.client("logs")
+    first_key = kms.describe_key(KeyId=first.names().kms_alias)["KeyMetadata"]["Arn"]
+    second_key = kms.describe_key(KeyId=second.names().kms_alias)["KeyMetadata"]["Arn"]
+    groups = {g["logGroupName"]: g for g in logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/")["logGroups"]}
+    assert groups["/aws/sagemaker/TrainingJobs"]["kmsKeyId"] == first_key  # the key it had is kept
+    assert groups["/aws/sagemaker/TrainingJobs"]["retentionInDays"] == 365  # the longer retention is kept
+    assert groups["/aws/sagemaker/Endpoints/other-local"]["kmsKeyId"] == second_key
+    assert groups["/aws/sagemaker/Endpoints/other-local"]["retentionInDays"] == 90
 
 
 def test_a_log_retention_cloudwatch_does_not_offer_is_a_config_error() -> None:

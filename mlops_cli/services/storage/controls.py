@@ -94,12 +94,17 @@ def storage_controls(target: StorageTarget) -> list[Control]:
     ]
     # SageMaker creates its log groups without expiry or a customer key; storage owns the key, so it sets both
     controls += [
-        _log_group_control(target, group, key if own_key else None) for group in documents.sagemaker_log_groups(names)
+        _log_group_control(target, group, key if own_key else None, shared)
+        for group, shared in documents.sagemaker_log_groups(names).items()
     ]
     return controls
 
 
-def _log_group_control(target: StorageTarget, group: str, key: _KeyControl | None) -> Control:
+def _log_group_control(target: StorageTarget, group: str, key: _KeyControl | None, shared: bool) -> Control:
+    """Retention and encryption of one of SageMaker's log groups. The project's own group gets exactly the config's
+    settings. A group every project of the account writes to is only ever made stricter, so that two projects never
+    undo each other: a customer key if it has none (one it has is kept), and the config's retention if it has none
+    or a shorter one (a longer one is kept)."""
     logs = target.clients.client("logs")
     retention = target.config.storage.job_log_retention_days
 
@@ -114,17 +119,28 @@ def _log_group_control(target: StorageTarget, group: str, key: _KeyControl | Non
             return None
         return {"retention_days": match[0].get("retentionInDays"), "kms_key": match[0].get("kmsKeyId")}
 
+    def key_ok(actual: dict[str, Any], wanted: dict[str, Any]) -> bool:
+        if wanted["kms_key"] is None:  # SSE-S3 or a configured key: the group's encryption is left as it is
+            return True
+        return actual["kms_key"] is not None if shared else bool(actual["kms_key"] == wanted["kms_key"])
+
+    def retention_ok(actual: dict[str, Any], wanted: dict[str, Any]) -> bool:
+        if shared:
+            return actual["retention_days"] is not None and actual["retention_days"] >= wanted["retention_days"]
+        return bool(actual["retention_days"] == wanted["retention_days"])
+
     def write() -> None:
         current, wanted = read(), desired()
         with aws_errors(f"setting log group {group}"):
             if current is None:
                 extra = {"kmsKeyId": wanted["kms_key"]} if wanted["kms_key"] else {}
                 logs.create_log_group(logGroupName=group, tags=target.tags, **extra)
-            elif wanted["kms_key"] and current["kms_key"] != wanted["kms_key"]:
+            elif wanted["kms_key"] and not key_ok(current, wanted):
                 logs.associate_kms_key(logGroupName=group, kmsKeyId=wanted["kms_key"])
-            logs.put_retention_policy(logGroupName=group, retentionInDays=retention)
+            if current is None or not retention_ok(current, wanted):
+                logs.put_retention_policy(logGroupName=group, retentionInDays=retention)
 
-    return Control(f"log group {group}", desired, read, write)
+    return Control(f"log group {group}", desired, read, write, matches=lambda a, d: key_ok(a, d) and retention_ok(a, d))
 
 
 def _load_balancer_logs(target: StorageTarget) -> list[dict[str, Any]]:

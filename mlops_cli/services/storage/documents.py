@@ -197,14 +197,15 @@ def log_lifecycle_rules(retention_days: int, abort_multipart_days: int) -> list[
     ]
 
 
-def sagemaker_log_groups(names: ResourceNames) -> list[str]:
-    """The log groups SageMaker writes the project's jobs and endpoint to (the endpoint is named like the prefix)."""
-    return [
-        "/aws/sagemaker/ProcessingJobs",
-        "/aws/sagemaker/TrainingJobs",
-        "/aws/sagemaker/TransformJobs",
-        f"/aws/sagemaker/Endpoints/{names.prefix}",
-    ]
+def sagemaker_log_groups(names: ResourceNames) -> dict[str, bool]:
+    """The log groups SageMaker writes the project's jobs and endpoint to (the endpoint is named like the prefix),
+    each with whether it is shared: every project's jobs in the account and region write to the same job groups."""
+    return {
+        "/aws/sagemaker/ProcessingJobs": True,
+        "/aws/sagemaker/TrainingJobs": True,
+        "/aws/sagemaker/TransformJobs": True,
+        f"/aws/sagemaker/Endpoints/{names.prefix}": False,
+    }
 
 
 def key_policy(partition: str, region: str, account: str) -> dict[str, Any]:
