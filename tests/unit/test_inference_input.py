@@ -360,6 +360,8 @@ CASES = {
     "6.4 MB": Case(body_of(RECORD)[:-1] + b" " * int(6.4 * MB) + b"}", r"6291456|1 MB|Too Large"),
     "20,000 unknown fields": Case(unknown_fields(20_000), r"extra_1"),
     "an empty body": Case(b"", r"(?i)empty|instances"),
+    "1,001 rows": Case(body_of(*[RECORD] * 1001), r"too many rows|too long"),
+    "an Accept it cannot answer": Case(body_of(RECORD), r"text/html", {**JSON, "Accept": "text/html"}),
 }
 DOORS = ("model", "endpoint", "gateway", "balancer")
 
