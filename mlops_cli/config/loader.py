@@ -44,7 +44,8 @@ _MAX_MESSAGE_CHARS = 500
 # file name or sent to AWS, and in a message they could drive the terminal.
 _BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")}
-_STR_TAG = "tag:yaml.org,2002:str"
+_STR_TAG, _INT_TAG, _FLOAT_TAG = (f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float"))
+_LEADING_ZERO = re.compile(r"[-+]?0[0-9_]")
 # libyaml's parser when PyYAML was built with it (5 to 10 times faster), else the pure-Python one; same events.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -323,12 +324,23 @@ def _check_node(loader: Any, event: yaml.NodeEvent, line: int, here: Any) -> Non
     tag = getattr(event, "tag", None)
     if tag not in (None, "!") and tag not in _PLAIN_TAGS:
         raise _Refused(line, here(), f"the YAML tag {tag} is not accepted: {_PLAIN_VALUES}")
-    if (
-        isinstance(event, yaml.ScalarEvent)
-        and len(event.value) > _MAX_NUMBER_CHARS
-        and loader.resolve(yaml.ScalarNode, event.value, event.implicit) != _STR_TAG
-    ):
+    if not isinstance(event, yaml.ScalarEvent):
+        return
+    value = event.value
+    if value == "<<" and tag is None and event.implicit[0]:
+        raise _Refused(line, here(), f"the merge key <<: {_NO_ANCHORS}")
+    if not (len(value) > _MAX_NUMBER_CHARS or ":" in value or _LEADING_ZERO.match(value)):
+        return  # the usual case, decided without resolving the type
+    resolved = tag if tag not in (None, "!") else loader.resolve(yaml.ScalarNode, value, event.implicit)
+    if resolved not in (_INT_TAG, _FLOAT_TAG):
+        return
+    if len(value) > _MAX_NUMBER_CHARS:
         raise _Refused(line, here(), f"a number longer than {_MAX_NUMBER_CHARS} characters")
+    # YAML 1.1 reads these as numbers no one means: 1:30 is 90 (base 60) and 010 is 8 (octal)
+    if ":" in value:
+        raise _Refused(line, here(), f"{value} is read by YAML as a base-60 number; quote it, or write the number")
+    if resolved == _INT_TAG:
+        raise _Refused(line, here(), f"{value} is read by YAML as an octal number; drop the leading zero, or quote it")
 
 
 _TOO_MANY_NODES = (

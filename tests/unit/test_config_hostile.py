@@ -190,7 +190,7 @@ def test_a_recursive_alias(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
 
 def test_a_merge_key_through_an_alias(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, MINIMAL + "x: {team: ml}\ntags:\n  <<: *x\n")
-    assert f"{path}:15 tags.<<: alias *x: {ALIASES}" in refused(capsys, path)
+    assert f"{path}:15 tags.<<: the merge key <<: {ALIASES}" in refused(capsys, path)
 
 
 def test_a_second_document(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -263,6 +263,28 @@ def test_a_number_too_long_to_read(tmp_path: Path, capsys: pytest.CaptureFixture
     path = write(tmp_path, MINIMAL + f"train:\n  hyperparameters:\n    n_estimators: {number}\n")
     err = refused(capsys, path)
     assert f"{path}:15 train.hyperparameters.n_estimators: a number longer than 100 characters" in err
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("1:30", "1:30 is read by YAML as a base-60 number; quote it, or write the number"),
+        ("010", "010 is read by YAML as an octal number; drop the leading zero, or quote it"),
+    ],
+)
+def test_numbers_yaml_misreads_are_refused_not_guessed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, message: str
+) -> None:
+    # YAML 1.1 would quietly make these 90 and 8: a valid config, not the one that was written
+    path = write(tmp_path, MINIMAL + f"storage:\n  log_retention_days: {value}\n")
+    assert f"{path}:14 storage.log_retention_days: {message}" in refused(capsys, path)
+    assert run(["config", "validate", "-c", str(write(tmp_path, MINIMAL + "tags:\n  at: '1:30'\n"))]) == 0
+
+
+def test_a_merge_key_without_an_alias(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # without anchors a merge key only hides which value wins
+    path = write(tmp_path, MINIMAL + "storage:\n  <<: {encryption: s3}\n  encryption: kms\n")
+    assert f"{path}:14 storage.<<: the merge key <<: {ALIASES}" in refused(capsys, path)
 
 
 @pytest.mark.parametrize(
