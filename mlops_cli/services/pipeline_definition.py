@@ -124,9 +124,12 @@ def _train_step(clients: AwsClients, config: Config, inputs: PipelineInputs) -> 
         }
         for name in ("train", "validation")
     ]
+    # an isolated job gets its code as an input channel, as `train run` sends it
+    submit_directory, code_channels = train.code_delivery(config, inputs.train_submit_directory or "")
+    definition["InputDataConfig"] += code_channels
     encoded = {name: train._encode(value) for name, value in sorted(config.train.hyperparameters.items())}
     arguments = {
-        "HyperParameters": {**train._reserved(clients, inputs.train_submit_directory or "", None), **encoded},
+        "HyperParameters": {**train._reserved(clients, submit_directory, None), **encoded},
         **definition,
         "Tags": [
             {"Key": k, "Value": v}

@@ -634,3 +634,20 @@ def test_storage_init_encrypts_a_job_log_group_sagemaker_made_before_it(clients:
     key = clients.client("kms").describe_key(KeyId=config.names().kms_alias)["KeyMetadata"]["Arn"]
     [group] = logs.describe_log_groups(logGroupNamePrefix="/aws/sagemaker/ProcessingJobs")["logGroups"]
     assert (group["kmsKeyId"], group["retentionInDays"]) == (key, 365)
+
+
+def test_the_pipelines_training_step_of_an_isolated_job_gets_its_code_as_a_channel(clients: AwsClients) -> None:
+    from mlops_cli.services import pipeline_definition as pd
+
+    config = make_config("network.isolation=true")
+    role = f"arn:aws:iam::{ACCOUNT}:role/churn-local-sagemaker-execution"
+    inputs = pd.PipelineInputs(
+        image="i", role_arn=role, key_arn=None, preprocess_code="s3://b/code/p/", train_submit_directory=CODE_URI
+    )
+    arguments = pd._train_step(clients, config, inputs)["Arguments"]
+    assert arguments["EnableNetworkIsolation"] is True
+    submit = json.loads(arguments["HyperParameters"]["sagemaker_submit_directory"])
+    assert submit == "/opt/ml/input/data/code/sourcedir.tar.gz"
+    channels = {c["ChannelName"]: c for c in arguments["InputDataConfig"]}
+    assert list(channels) == ["train", "validation", "code"]
+    assert channels["code"]["DataSource"]["S3DataSource"]["S3Uri"] == CODE_URI
