@@ -372,6 +372,20 @@ def test_a_valid_record_is_predicted_alike_at_every_door(doors: Doors) -> None:
     assert len({reply.text for reply in replies.values()}) == 1, replies
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tenure_months": 26.0, "support_calls": "2.0"},  # whole values, as preprocessing reads them
+        {"support_calls": 2e0, "tenure_months": "2.6e1"},
+        {"region": None, "last_login_days": ""},  # missing values
+    ],
+)
+def test_what_the_model_serves_every_door_serves(doors: Doors, change: dict[str, Any]) -> None:
+    replies = {door: getattr(doors, door)(body_of(RECORD | change), JSON) for door in DOORS}
+    assert {reply.status for reply in replies.values()} == {200}, replies
+    assert len({reply.text for reply in replies.values()}) == 1, replies
+
+
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
 def test_every_door_refuses_a_hostile_body_with_a_4xx_that_says_why(doors: Doors, case: Case) -> None:
     replies = {door: getattr(doors, door)(case.body, case.headers) for door in DOORS}
