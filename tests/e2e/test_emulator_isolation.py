@@ -58,3 +58,30 @@ def test_an_isolated_job_runs_its_code_from_the_code_channel_and_reaches_no_aws_
     with tarfile.open(fileobj=io.BytesIO(archive)) as model:
         outcome = model.extractfile("network.txt").read().decode()  # type: ignore[union-attr]
     assert outcome != "reached AWS" and outcome  # NoCredentialsError or EndpointConnectionError
+
+
+PROCESSING_PROBE = """
+import sys
+try:
+    import boto3
+    boto3.client("s3").list_buckets()
+except Exception as exc:
+    print(f"no network: {type(exc).__name__}")
+    sys.exit(0)
+print("reached AWS", file=sys.stderr)
+sys.exit(1)
+"""
+
+
+def test_an_isolated_processing_container_reaches_no_aws_endpoint(jobs: JobKit) -> None:
+    from tests.e2e.test_emulator_jobs import processing_request
+
+    script = jobs.put("code/probe/job.py", PROCESSING_PROBE)
+    isolated, connected = jobs.name("iso-proc"), jobs.name("net-proc")
+    jobs.sagemaker.create_processing_job(
+        **processing_request(jobs, isolated, script, NetworkConfig={"EnableNetworkIsolation": True})
+    )
+    jobs.sagemaker.create_processing_job(**processing_request(jobs, connected, script))
+    assert jobs.wait("processing", isolated)["ProcessingJobStatus"] == "Completed"  # its inputs still arrive
+    described = jobs.wait("processing", connected)
+    assert (described["ProcessingJobStatus"], described["FailureReason"]) == ("Failed", "AlgorithmError: reached AWS")
