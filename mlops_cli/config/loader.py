@@ -2,8 +2,10 @@
 validation. Every problem is collected and reported at once, each with file, line and field.
 
 A config comes from a file someone else may have written, so reading it is bounded: only regular files, at most
-1 MB, UTF-8, one YAML document, nested at most 32 levels, no anchors or aliases, keys that are text. What breaks a
-rule is refused with the rule, before anything costly is built, and before any AWS call."""
+1 MB, UTF-8, one YAML document, nested at most 32 levels, at most 20,000 keys and values, no anchors or aliases,
+keys that are text, no numbers YAML 1.1 would misread, no control characters. What breaks a rule is refused with
+the rule, before anything costly is built, and before any AWS call; `${VAR}` values and `--set` values are held to
+the same rules."""
 
 from __future__ import annotations
 
@@ -161,7 +163,7 @@ def _read_yaml(path: Path, problems: list[str], budget: _Budget, named_by: str =
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        problems.append(f"{name}:{line} invalid YAML: {exc.problem or exc.context}")
+        problems.append(f"{name}:{line} invalid YAML: {_printable(str(exc.problem or exc.context))}")
         return None
     except yaml.reader.ReaderError as exc:
         problems.append(f"{name}:{_reader_line(text, exc)} invalid YAML: {exc.reason} (character 0x{exc.character:x})")
