@@ -306,6 +306,7 @@ def test_invoke_wins_and_accept_falls_back_to_the_default() -> None:
     [
         ("application/json", '{"a": "\ufffd"}'),  # text, as werkzeug decodes it: the byte that is not UTF-8 replaced
         ("text/csv", '{"a": "\ufffd"}'),
+        ("*/*", '{"a": "\ufffd"}'),
         ("application/json; charset=utf-8", b'{"a": "\xff"}'),  # not exactly a text type: the bytes
         ("application/x-npy", b'{"a": "\xff"}'),
     ],

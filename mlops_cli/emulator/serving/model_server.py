@@ -15,8 +15,9 @@ away (an emulator killed with SIGKILL leaves no server behind).
 Per request: `invoke(model, body, content_type, accept) -> (status, body, content_type)` if the module has it (the
 project's inference.py), else transform_fn, else input_fn → predict_fn → output_fn (each with the container's
 default when missing). The body is what the container's worker hands over: text (UTF-8, invalid bytes replaced)
-for a Content-Type of exactly application/json or text/csv, bytes for any other. An exception carrying an int `status_code` (sagemaker_inference's errors) is answered with
-that status; any other is a 500 with the body {"error": <class>, "error-message": <message>}.
+for a Content-Type of exactly application/json, text/csv or */*, bytes for any other. An exception carrying an int
+`status_code` (sagemaker_inference's errors) is answered with that status; any other is a 500 with the body
+{"error": <class>, "error-message": <message>}.
 """
 
 from __future__ import annotations
@@ -93,9 +94,9 @@ class Handlers:
 
 def request_content(body: bytes, content_type: str) -> str | bytes:
     """What the container's worker hands the handlers (`Request.content`): text for a Content-Type that is exactly
-    application/json or text/csv, decoded from UTF-8 as werkzeug does (a byte that is not UTF-8 becomes U+FFFD),
-    the bytes for any other."""
-    if content_type in (JSON, CSV):
+    one of sagemaker-containers' UTF8_TYPES (application/json, text/csv, */*), decoded from UTF-8 as werkzeug does
+    (a byte that is not UTF-8 becomes U+FFFD), the bytes for any other."""
+    if content_type in (JSON, CSV, "*/*"):
         return body.decode("utf-8", errors="replace")
     return body
 
