@@ -417,3 +417,14 @@ def test_unknown_fields_cost_a_few_suggestions_not_one_per_field(
     assert "and 99996 more unknown features" in message
     assert "row 1: unknown feature 'tenure_mnths'; missing feature" in message  # no hint left for it
     assert len(message) < 2000
+
+
+@pytest.mark.parametrize(("length", "status"), [("abc", 400), ("-5", 400), (str(7 * MB), 413)])
+def test_the_model_server_answers_a_bad_or_huge_content_length(model_server: int, length: str, status: int) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", model_server), timeout=10) as connection:
+        head = f"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+        connection.sendall(head.encode() + (b" " * (7 * MB) if status == 413 else b""))
+        answer = connection.makefile("rb").readline()
+    assert answer.split()[1] == str(status).encode()
