@@ -85,8 +85,9 @@ def model(
     """Register a trained model as a new version of the project's model package group, approved as
     register.approval says (manual: pending; auto: approved or rejected against register.min_metric). The output
     says which training job was taken and why."""
-    from mlops_cli.services import register
+    from mlops_cli.services import register, train
 
+    train.check_model_names(training_job, tuning_job)  # before the clients (and the emulator) start
     registration = register.register_model(run.clients, run.config, training_job, tuning_job=tuning_job)
     _record_pending(run, include=(registration.version.training_job or "",))
     for warning in registration.warnings:

@@ -113,6 +113,7 @@ def evaluate(
 
     if job and training_job not in (None, job):
         raise UsageError(f"The training job is given twice ({job} and --training-job {training_job}): give one.")
+    train.check_model_names(job or training_job, tuning_job)  # before the clients (and the emulator) start
     started = train.start_evaluation(run.clients, run.config, job or training_job, tuning_job=tuning_job)
     if not wait:
         details = {

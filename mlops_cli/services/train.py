@@ -505,6 +505,17 @@ def newest_training_choice(state: jobs.JobState) -> ModelChoice:
     return ModelChoice(state.name, "newest training job", state=state)
 
 
+def check_model_names(training_job: str | None, tuning_job: str | None) -> bool:
+    """Refuse both a training job and a tuning job (before any AWS call); True when a training job is named."""
+    named = training_job not in (None, *LATEST)
+    if named and tuning_job:
+        raise UsageError(
+            "--training-job and --tuning-job each name a model: give one of them.",
+            hint="--tuning-job takes the best trial of that tuning job.",
+        )
+    return named
+
+
 def choose_model(
     clients: AwsClients, config: Config, *, training_job: str | None = None, tuning_job: str | None = None
 ) -> ModelChoice:
@@ -512,12 +523,7 @@ def choose_model(
     trial of that tuning job. Otherwise ("latest"): the best trial of the newest completed tuning job when it was
     created after the newest completed training job, else that training job. A tuning job's other trials are never
     "the newest": the tuner's objective decides among them."""
-    named = training_job not in (None, *LATEST)
-    if named and tuning_job:
-        raise UsageError(
-            "--training-job and --tuning-job each name a model: give one of them.",
-            hint="--tuning-job takes the best trial of that tuning job.",
-        )
+    named = check_model_names(training_job, tuning_job)
     if tuning_job:
         tuning = jobs.describe_job(clients, jobs.Kind.TUNING, tuning_job)
         if tuning.status not in ("Completed", "Stopped"):

@@ -170,3 +170,20 @@ def _local() -> str:
     from tests.unit.conftest import CONFIGS
 
     return str(CONFIGS / "local.yaml")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["register", "model", "--training-job", "a", "--tuning-job", "b"],
+        ["train", "evaluate", "--training-job", "a", "--tuning-job", "b"],
+        ["train", "evaluate", "a", "--tuning-job", "b"],
+        ["train", "evaluate", "a", "--training-job", "b"],
+    ],
+)
+def test_two_models_named_are_refused_before_any_aws_call(
+    args: list[str], aws_calls: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run([*args, "-c", _local()]) == 2
+    assert aws_calls == []  # nor was the emulator started
+    assert "give one" in capsys.readouterr().err
