@@ -42,9 +42,10 @@ _MAX_NUMBER_CHARS = 100
 # Past this many problems the rest are consequences or repetitions; printing a million lines helps nobody.
 _MAX_PROBLEMS = 50
 _MAX_MESSAGE_CHARS = 500
-# Control characters (tab and line breaks aside) and unpaired surrogates: they cannot be shown, written to a
-# file name or sent to AWS, and in a message they could drive the terminal.
-_BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# Control characters (tab and line breaks aside), unpaired surrogates and the bidirectional overrides: they cannot
+# be shown, written to a file name or sent to AWS, in a message they could drive the terminal, and an override makes
+# text display in another order than it reads.
+_BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")}
 _STR_TAG, _INT_TAG, _FLOAT_TAG = (f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float"))
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9_]")
@@ -501,6 +502,8 @@ def _describe_char(char: str) -> str:
     code = ord(char)
     if 0xD800 <= code <= 0xDFFF:
         return f"U+{code:04X}, a lone surrogate (not valid Unicode; a variable with bytes that are not UTF-8?)"
+    if code >= 0x202A:
+        return f"the bidirectional control U+{code:04X}"
     return f"the control character U+{code:04X}"
 
 

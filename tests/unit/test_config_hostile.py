@@ -297,7 +297,8 @@ def test_explicit_yaml_tags_beyond_plain_values(tmp_path: Path, capsys: pytest.C
 
 
 @pytest.mark.parametrize(
-    ("escaped", "code"), [("\\0", "0000"), ("\\e[2J", "001B"), ("\\x7f", "007F"), ("\\x9b", "009B")]
+    ("escaped", "code"),
+    [("\\0", "0000"), ("\\e[2J", "001B"), ("\\x7f", "007F"), ("\\x9b", "009B"), ("\\u202e", "202E")],
 )
 def test_control_characters_and_lone_surrogates(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], escaped: str, code: str
