@@ -6,10 +6,11 @@ Environment: ENDPOINT_NAME (required); HEALTH_PATH (default /health).
 - GET <HEALTH_PATH>: DescribeEndpoint; 200 {"status": "ok", "endpoint": ...} when it is InService, else 503.
 - POST to any other path: InvokeEndpoint with the request's body, Content-Type (default application/json) and
   Accept; the answer is the model's body and content type. A ModelError answers the model's own status code with
-  {"message": <the model's message>}; a missing endpoint or another refusal of SageMaker's is a 502. What SageMaker
-  would refuse is answered here, as a client's error: a compressed body (Content-Encoding; InvokeEndpoint has no
-  such parameter, so the model would get the compressed bytes) 415, a body over 6 MB 413, a Content-Type or Accept
-  that is not ASCII or longer than 1024 characters 400.
+  {"message": <the model's message>}; a missing endpoint or another refusal of SageMaker's is a 502. A gzip or
+  deflate body (Content-Encoding) is decompressed first, as API Gateway does (InvokeEndpoint has no such parameter:
+  the model would get the compressed bytes); another coding 415. What SageMaker would refuse is answered here, as a
+  client's error: a body over 6 MB (decompressed) 413, a Content-Type or Accept that is not ASCII or longer than
+  1024 characters 400.
 - Any other method: 405.
 
 Request and response follow the ALB Lambda target contract: the event carries httpMethod, path, headers (lower-case
@@ -22,6 +23,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import zlib
 from http import HTTPStatus
 from typing import Any
 
@@ -31,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 JSON = "application/json"
 MAX_BODY_BYTES = 6_291_456  # InvokeEndpoint's Body
 MAX_HEADER_CHARACTERS = 1024  # InvokeEndpoint's ContentType and Accept (ASCII)
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}  # deflate is the zlib format (RFC 9110)
 _clients: dict[str, Any] = {}
 
 
@@ -98,13 +101,30 @@ def request_body(event: dict[str, Any]) -> bytes:
         raise Refused(400, f"the request body is marked Base64 but is not: {error}") from error
 
 
+def decompressed(body: bytes, encoding: str) -> bytes:
+    """The body as the model must get it: InvokeEndpoint has no Content-Encoding, so a gzip or deflate body is
+    decompressed here, as API Gateway does (to SageMaker's limit at most: a small body must not inflate without
+    bound); another coding, or a body not compressed so, is 415."""
+    coding = encoding.strip().lower()
+    if coding in ("", "identity"):
+        return body
+    if coding not in _WBITS:
+        raise Refused(415, f"Content-Encoding {encoding!r} is not supported: send the body as it is, gzip or deflate")
+    inflater = zlib.decompressobj(_WBITS[coding])
+    try:
+        data = inflater.decompress(body, MAX_BODY_BYTES + 1)
+    except zlib.error as error:
+        raise Refused(
+            415, f"the request body is not {coding}-compressed as its Content-Encoding says: {error}"
+        ) from error
+    if len(data) <= MAX_BODY_BYTES and not inflater.eof:
+        raise Refused(415, f"the request body is not {coding}-compressed as its Content-Encoding says: it is cut short")
+    return data
+
+
 def invoke_arguments(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
     """InvokeEndpoint's parameters for the request; Refused for what SageMaker would refuse or misread."""
     headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
-    encoding = headers.get("content-encoding", "").strip().lower()
-    if encoding not in ("", "identity"):
-        # InvokeEndpoint has no Content-Encoding: the model would get the compressed bytes as its body
-        raise Refused(415, f"the request body is {encoding}-compressed (Content-Encoding): send it uncompressed")
     arguments: dict[str, Any] = {"EndpointName": endpoint, "ContentType": headers.get("content-type") or JSON}
     if headers.get("accept"):
         arguments["Accept"] = headers["accept"]
@@ -112,7 +132,7 @@ def invoke_arguments(endpoint: str, event: dict[str, Any]) -> dict[str, Any]:
         value = arguments.get(name)
         if value is not None and (not value.isascii() or len(value) > MAX_HEADER_CHARACTERS):
             raise Refused(400, f"the {header} header must be ASCII text of at most {MAX_HEADER_CHARACTERS} characters")
-    body = request_body(event)
+    body = decompressed(request_body(event), headers.get("content-encoding", ""))
     if len(body) > MAX_BODY_BYTES:
         raise Refused(413, f"the request body is larger than SageMaker's limit of {MAX_BODY_BYTES} bytes (6 MB)")
     arguments["Body"] = body

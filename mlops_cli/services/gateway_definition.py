@@ -65,7 +65,8 @@ GATEWAY_RESPONSES: dict[str, tuple[str, str]] = {
     "BAD_REQUEST_PARAMETERS": ("400", _ERROR_TEMPLATE),
     "UNSUPPORTED_MEDIA_TYPE": (
         "415",
-        '{"message": "Unsupported Media Type: send application/json or text/csv, uncompressed (no Content-Encoding)", '
+        '{"message": "Unsupported Media Type: send application/json or text/csv (Content-Encoding: gzip, deflate or '
+        'none)", '
         '"request_id": "$context.requestId"}',
     ),
     "REQUEST_TOO_LARGE": ("413", _ERROR_TEMPLATE),

@@ -4,8 +4,10 @@ health check, the invocation and every error path, in the ALB Lambda target's re
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -129,6 +131,18 @@ def test_post_defaults_to_json_and_decodes_a_base64_body(stubs: Stubs) -> None:
     assert (response["statusCode"], response["headers"]["Content-Type"], response["body"]) == (200, "text/csv", "no\n")
 
 
+@pytest.mark.parametrize(("coding", "compress"), [("gzip", gzip.compress), ("deflate", zlib.compress)])
+def test_a_compressed_body_reaches_the_model_decompressed(stubs: Stubs, coding: str, compress: Any) -> None:
+    # InvokeEndpoint has no Content-Encoding: as API Gateway does, the proxy decompresses
+    stubs.runtime.add_response(
+        "invoke_endpoint",
+        {"Body": StreamingBody(io.BytesIO(b"{}"), 2), "ContentType": "application/json"},
+        {"EndpointName": ENDPOINT, "ContentType": "application/json", "Body": RECORDS},
+    )
+    event = alb_event("POST", "/", compress(RECORDS), encoded=True, **{"content-encoding": coding.upper()})
+    assert endpoint_proxy.handler(event, None)["statusCode"] == 200
+
+
 def test_a_binary_answer_is_base64_encoded(stubs: Stubs) -> None:
     binary = bytes([0x89, 0x50, 0xFF, 0x00])
     stubs.runtime.add_response(
@@ -181,9 +195,16 @@ def test_other_methods_are_not_allowed(stubs: Stubs, method: str, path: str, all
 @pytest.mark.parametrize(
     ("event", "status", "message"),
     [
-        # InvokeEndpoint has no Content-Encoding: the model would get the compressed bytes
-        (alb_event("POST", "/", b"\x1f\x8b\x08", encoded=True, **{"content-encoding": "gzip"}), 415, "compressed"),
+        (alb_event("POST", "/", RECORDS[:9], encoded=True, **{"content-encoding": "gzip"}), 415, "not gzip-compressed"),
+        (alb_event("POST", "/", gzip.compress(RECORDS)[:-9], encoded=True, **{"content-encoding": "gzip"}), 415, "cut"),
+        (alb_event("POST", "/", RECORDS, encoded=True, **{"content-encoding": "br"}), 415, "'br' is not supported"),
         (alb_event("POST", "/", b" " * (6_291_456 + 1), encoded=True), 413, "6291456 bytes"),
+        # a small compressed body must not inflate without bound
+        (
+            alb_event("POST", "/", gzip.compress(b" " * 7_000_000), encoded=True, **{"content-encoding": "gzip"}),
+            413,
+            "6291456",
+        ),
         (alb_event("POST", "/", RECORDS, **{"content-type": "application/jsön"}), 400, "Content-Type header"),
         (alb_event("POST", "/", RECORDS, accept="a" * 1025), 400, "Accept header"),
         ({**alb_event("POST", "/"), "body": "not base64!", "isBase64Encoded": True}, 400, "marked Base64"),

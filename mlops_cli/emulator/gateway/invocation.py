@@ -3,8 +3,8 @@
   1. the API, its stage and the deployment's snapshot        (routing)        403 MISSING_AUTHENTICATION_TOKEN
   2. the resource and method                                 (routing)        403 MISSING_AUTHENTICATION_TOKEN
   3. authorization and API key, throttling, quota            (auth)           403 / 429
-  4. body size (10 MB)                                                        413 REQUEST_TOO_LARGE
-  5. content coding, content type against the request templates              415 UNSUPPORTED_MEDIA_TYPE
+  4. body size (10 MB; after decompression too)                              413 REQUEST_TOO_LARGE
+  5. content coding (gzip, deflate decompressed), content type vs templates   415 UNSUPPORTED_MEDIA_TYPE
   6. required parameters, body against the model             (validation)     400 BAD_REQUEST_*
   7. the integration                                         (integration)    504 INTEGRATION_TIMEOUT
   8. the integration response and method response            (responses)
@@ -22,7 +22,8 @@ import json
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -33,6 +34,7 @@ from mlops_cli.emulator.identity import WsgiApp
 from mlops_cli.emulator.jobs.runtime import announce
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+_WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}  # deflate is the zlib format (RFC 9110)
 _CHUNK = 1 << 16
 
 
@@ -98,7 +100,7 @@ class Invocation:
         settings = route.method.integration
         if not settings:
             raise EmulatorError(f"{route.method.http_method} {route.resource.path} has no integration")
-        self.check_encoding()
+        self.decompress()
         content_type = media_type(self.request.header("Content-Type") or responses.JSON)
         template = self.request_template(settings, content_type)
         self.validate(deployed, route, content_type)
@@ -144,12 +146,25 @@ class Invocation:
                 limit = int(float(grant.quota["limit"]))
                 self.limiter.count(("quota", *plan), limit, str(grant.quota.get("period", "DAY")))
 
-    def check_encoding(self) -> None:
-        """A compressed body is refused as an unsupported media type: request decompression is not emulated (API
-        Gateway's answer for a content coding it does not support), and the back end takes no Content-Encoding."""
+    def decompress(self) -> None:
+        """API Gateway decompresses a body sent with a Content-Encoding it supports (gzip, deflate, identity) before
+        it validates and maps it; another coding, or a body that is not compressed so, is 415. The decompressed body
+        is held to the payload limit too (a small body must not inflate without bound)."""
         encoding = (self.request.header("Content-Encoding") or "").strip().lower()
-        if encoding not in ("", "identity"):
+        if encoding in ("", "identity"):
+            return
+        if encoding not in _WBITS:
             raise GatewayError("UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type")
+        inflater = zlib.decompressobj(_WBITS[encoding])
+        try:
+            body = inflater.decompress(self.request.body, MAX_BODY_BYTES + 1)
+        except zlib.error as exc:
+            raise GatewayError("UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type") from exc
+        if len(body) > MAX_BODY_BYTES:
+            raise GatewayError("REQUEST_TOO_LARGE", "Request Too Long")
+        if not inflater.eof:
+            raise GatewayError("UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type")
+        self.request = replace(self.request, body=body)
 
     def request_template(self, settings: dict[str, Any], content_type: str) -> str | None:
         """The request template for the content type; 415 when there is none and the passthrough behaviour
