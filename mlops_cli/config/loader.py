@@ -197,10 +197,16 @@ def _read_text(path: Path, name: str, named_by: str, problems: list[str]) -> str
 
 
 def _read_bytes_as_text(path: Path, name: str, problems: list[str]) -> str | None:
-    # O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; the type is then checked on
-    # the open descriptor, so the file cannot be swapped between the check and the read.
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    # The type is checked before opening, since opening a device can act (a tape rewinds, a watchdog arms), and
+    # again on the open descriptor, in case the file was swapped in between. O_NONBLOCK: opening a FIFO would
+    # otherwise wait for a writer forever; O_NOCTTY: a terminal never becomes this process's controlling one.
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+    flags |= getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            problems.append(f"{name}: {_file_kind(mode)}, not a config file")
+            return None
         fd = os.open(path, flags)
     except FileNotFoundError:
         problems.append(f"{name}: no such config file")

@@ -83,9 +83,20 @@ def test_extends_pointing_to_a_directory(tmp_path: Path, capsys: pytest.CaptureF
     assert f"{tmp_path / 'base'}: a directory, not a config file (named by extends: at {path}:1)" in err
 
 
-def test_dev_zero_is_refused_without_reading_it(capsys: pytest.CaptureFixture[str]) -> None:
-    # an endless stream: reading it unbounded would fill memory
+def test_dev_zero_is_refused_without_opening_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an endless stream: reading it unbounded would fill memory; and opening some devices acts (a tape rewinds)
+    opened: list[str] = []
+    real_open = os.open
+
+    def recording_open(path: str | Path, *args: int) -> int:
+        opened.append(os.fspath(path))
+        return real_open(path, *args)
+
+    monkeypatch.setattr(os, "open", recording_open)
     assert "/dev/zero: a device, not a config file" in refused(capsys, "/dev/zero")
+    assert "/dev/zero" not in opened
 
 
 def test_extends_dev_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
