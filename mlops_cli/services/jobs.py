@@ -200,11 +200,16 @@ def _summary_status(kind: Kind, summary: dict[str, Any]) -> str:
     return str(summary[_APIS[kind].status_key])
 
 
-def newest_completed(clients: AwsClients, kind: Kind, prefix: str, limit: int = 50) -> JobState | None:
-    """The newest completed job whose name starts with `prefix` (among the newest `limit`), or None."""
+def newest_completed(
+    clients: AwsClients, kind: Kind, prefix: str, limit: int = 50, *, tags: dict[str, str] | None = None
+) -> JobState | None:
+    """The newest completed job whose name starts with `prefix` (among the newest `limit`), or None. With `tags`,
+    only a job that carries them counts (a name prefix cut short can be another project's or environment's)."""
     for summary in list_jobs(clients, kind, prefix, limit=limit):
         if _summary_name(kind, summary).startswith(prefix) and _summary_status(kind, summary) == "Completed":
-            return describe_job(clients, kind, _summary_name(kind, summary))
+            state = describe_job(clients, kind, _summary_name(kind, summary))
+            if tags is None or tags.items() <= job_tags(clients, state).items():
+                return state
     return None
 
 

@@ -473,7 +473,10 @@ def newest_completed_training(clients: AwsClients, config: Config) -> jobs.JobSt
 
 
 def newest_completed_tuning(clients: AwsClients, config: Config) -> jobs.JobState | None:
-    return jobs.newest_completed(clients, jobs.Kind.TUNING, tuning_job_prefix(config))
+    """The newest completed tuning job of this project and environment. Tuning job names keep only the first 17
+    characters of `<project>-<env>`, so the tags decide whose it is."""
+    owner = {key: value for key, value in config.standard_tags(STAGE).items() if key.startswith("mlops:")}
+    return jobs.newest_completed(clients, jobs.Kind.TUNING, tuning_job_prefix(config), tags=owner)
 
 
 def best_trial(clients: AwsClients, tuning: jobs.JobState, why: str = "") -> ModelChoice:

@@ -187,3 +187,20 @@ def test_two_models_named_are_refused_before_any_aws_call(
     assert run([*args, "-c", _local()]) == 2
     assert aws_calls == []  # nor was the emulator started
     assert "give one" in capsys.readouterr().err
+
+
+def test_a_tuning_job_of_another_environment_sharing_the_name_prefix_is_not_latest(clients: AwsClients) -> None:
+    # tuning job names keep 17 characters of <project>-<env>: both are customer-churn-pr-<time>
+    mine = registry_config("project=customer-churn", "environment=prelive")
+    other = registry_config("project=customer-churn", "environment=prerelease")
+    assert train.tuning_job_prefix(mine) == train.tuning_job_prefix(other)
+    preprocessed(clients, mine)
+    plain = trained(clients, mine)
+    _at(plain, 0)
+    preprocessed(clients, other)
+    like = trained(clients, other)
+    _at(like, 0)
+    _, theirs, _ = _tuned(clients, other, like, at=10)
+    choice = train.choose_model(clients, mine)
+    assert (choice.training_job, choice.reason) == (plain, "newest training job")
+    assert train.choose_model(clients, other).training_job == theirs
