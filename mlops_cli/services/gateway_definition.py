@@ -152,9 +152,12 @@ def request_schema(dataset: Dataset, max_rows: int) -> dict[str, Any]:
     }
 
 
-_NUMBER_TEXT = r"^\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$"
-_BOOL_TEXT = r"^\s*([Yy][Ee][Ss]|[Nn][Oo]|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)\s*$"
-_BLANK = r"^\s*$"
+# What the handler strips around a value (Python's str.strip): spelt out, since API Gateway's regular expressions
+# (Java's) take \s for ASCII whitespace only.
+_SPACE = r"[\t\n\u000b\f\r\u001c-\u001f \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*"
+_NUMBER_TEXT = rf"^{_SPACE}[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?{_SPACE}$"
+_BOOL_TEXT = rf"^{_SPACE}([Yy][Ee][Ss]|[Nn][Oo]|[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0){_SPACE}$"
+_BLANK = rf"^{_SPACE}$"
 
 
 def column_schema(column: Column) -> dict[str, Any]:

@@ -612,3 +612,11 @@ def test_a_deployment_made_before_the_patch_is_a_clear_error() -> None:
             routing.locate(routing.Target(api, "v2", "/"))
         with pytest.raises(GatewayError, match="Missing Authentication Token"):
             routing.locate(routing.Target("nosuchapi", "v1", "/"))
+
+
+def test_patterns_read_backslash_classes_as_java_does() -> None:
+    # API Gateway's \s, \d, \w are ASCII only: Python's Unicode-wide ones would let through what AWS refuses
+    schema = json.dumps({"type": "string", "pattern": r"^\s*\d+\s*$"})
+    assert validation.body_errors(schema, "M", json.dumps(" 12 ").encode()) == []
+    for refused in ("\u00a012", "12\u2003", "\u0661\u0662"):
+        assert validation.body_errors(schema, "M", json.dumps(refused).encode()), refused

@@ -93,7 +93,23 @@ def _validator(schema_text: str, model_name: str) -> Any:
         raise EmulatorError(
             f"the schema of model {model_name!r} is not a valid draft-04 schema: {exc.message}"
         ) from exc
-    return Draft4Validator(schema)
+    return _java_pattern_validator()(schema)
+
+
+def _java_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Any:
+    """`pattern` as API Gateway's Java regular expressions read it: \\s, \\d and \\w are ASCII only (Python's are
+    Unicode-wide, and would let through what AWS refuses)."""
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not re.search(pattern, instance, re.ASCII):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@functools.cache
+def _java_pattern_validator() -> Any:
+    from jsonschema import Draft4Validator, validators
+
+    return validators.extend(Draft4Validator, {"pattern": _java_pattern})
 
 
 def _has_remote_reference(schema: Any) -> bool:
