@@ -3,6 +3,8 @@ method's model for the request's content type (JSON Schema draft 4, checked with
 
 API Gateway validates with fge's json-schema-validator and reports its messages; the same wording is used here,
 each message prefixed with the JSON path of the failing value (`instances/1/plan: ...`) so the field is named.
+As API Gateway does, it reads the body as strict JSON (no NaN or Infinity; too deep a nesting is invalid JSON) and
+`pattern` as a Java regular expression (\\s, \\d, \\w ASCII only).
 """
 
 from __future__ import annotations
