@@ -113,6 +113,7 @@ DECIMALS = 6
 LISTED_ROWS = 10  # an error message names at most this many bad rows
 LISTED_FIELDS = 5  # ... and at most this many unknown fields of a record
 SUGGESTED_FIELDS = 5  # closest-name suggestions per request: difflib costs milliseconds a field
+SHOWN_CHARACTERS = 100  # of a name an error message repeats
 GZIP_MAGIC = b"\x1f\x8b"
 COMPRESSED = "the request body is gzip-compressed: send it uncompressed (no Content-Encoding)"
 MODEL_FILES = ("model.joblib", "schema.json", "metadata.json")
@@ -374,7 +375,7 @@ def _instances(document: Any) -> list[Any]:
     extra = [key for key in document if key != "instances"]
     if extra:
         more = f" and {len(extra) - LISTED_FIELDS} more" if len(extra) > LISTED_FIELDS else ""
-        shown = _quoted(sorted(extra[:LISTED_FIELDS]))
+        shown = _quoted(sorted(_shortened(key) for key in extra[:LISTED_FIELDS]))
         raise BadRequestError(f"unknown key {shown}{more} in the body; expected only {shape}")
     instances = document["instances"]
     if not isinstance(instances, list):
@@ -416,11 +417,16 @@ def _unknown_field(name: str, schema: ms.Schema, suggestions: list[int]) -> str:
     """A misspelt feature would otherwise leave the real one missing; suggest the closest name (for the first few
     unknown fields of a request only: a body of half a million unknown fields must not cost seconds)."""
     if suggestions[0] <= 0:
-        return f"unknown feature '{name}'"
+        return f"unknown feature '{_shortened(name)}'"
     suggestions[0] -= 1
-    close = difflib.get_close_matches(name[:100], [column.name for column in schema.features], n=1)
+    close = difflib.get_close_matches(name[:SHOWN_CHARACTERS], [column.name for column in schema.features], n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
-    return f"unknown feature '{name}'{hint}"
+    return f"unknown feature '{_shortened(name)}'{hint}"
+
+
+def _shortened(text: str) -> str:
+    """A name as an error message shows it: a megabyte-long field name is not repeated back in full."""
+    return text if len(text) <= SHOWN_CHARACTERS else text[:SHOWN_CHARACTERS] + "..."
 
 
 def _read_csv(text: str, schema: ms.Schema, limit: int) -> tuple[pd.DataFrame, tuple[Any, ...], Problems]:

@@ -443,14 +443,15 @@ def test_unknown_fields_cost_a_few_suggestions_not_one_per_field(
         return closest(word, *args, **kwargs)
 
     monkeypatch.setattr(handler.difflib, "get_close_matches", counted)
-    misspelt = {"plna": "pro", **{f"extra_{index}": index for index in range(100_000)}}
+    misspelt = {"plna": "pro", "x" * 1_000_000: 1, **{f"extra_{index}": index for index in range(100_000)}}
     records = [RECORD | misspelt, {"tenure_mnths": 3}]
     status, body, _type = handler.invoke(model, json.dumps({"instances": records}), "application/json", None)
     assert status == 400
     assert len(calls) == handler.SUGGESTED_FIELDS  # was one per unknown field: seconds of CPU for a large body
     message = json.loads(body)["error-message"]
     assert "unknown feature 'plna' (did you mean 'plan'?)" in message
-    assert "and 99996 more unknown features" in message
+    assert "and 99997 more unknown features" in message
+    assert f"unknown feature '{'x' * 100}...'" in message  # a megabyte-long name is not repeated back
     assert "row 1: unknown feature 'tenure_mnths'; missing feature" in message  # no hint left for it
     assert len(message) < 2000
 
