@@ -184,11 +184,6 @@ def _outside_botocore() -> dict[type[BaseException], str]:
     }
 
 
-def aws_exception_types() -> tuple[type[BaseException], ...]:
-    """Every exception class this module translates (the base classes)."""
-    return (ClientError, BotoCoreError, *_outside_botocore())
-
-
 def kind_of(exc: BaseException) -> str | None:
     """The kind (see the module's docstring) of an exception from botocore, boto3 or s3transfer; None for others."""
     for classes, kind in _KINDS:
@@ -324,6 +319,10 @@ def get_or_none(doing: str, absent: tuple[str, ...], call: Callable[..., T], **k
         return call(**kwargs)
     except ClientError as exc:
         if error_code(exc) in absent:
+            # an emulator restarted on the same port answers "not found" for all it held: say so, not "absent"
+            for check in _endpoint_checks:
+                if (replaced := check(exc, doing)) is not None:
+                    raise replaced from exc
             return None
         raise translate_exception(exc, doing) from exc
     except Exception as exc:

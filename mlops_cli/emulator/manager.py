@@ -71,15 +71,16 @@ def ensure_running() -> EmulatorInfo:
 
 def instance_id(info: EmulatorInfo) -> str | None:
     """Which run of the emulator this is: a restart (even on the same port) gives another id."""
-    return f"{info.pid}:{info.started_at}" if info.running else None
+    return f"{info.port}:{info.pid}:{info.started_at}" if info.running else None
 
 
 def lost(instance: str) -> str | None:
-    """What became of the emulator run `instance` ("stopped", "was restarted"), or None if it still serves."""
-    current = _running()
-    if current is None:
-        return "stopped"
-    return None if instance_id(_info(current)) == instance else "was restarted"
+    """What became of the emulator run `instance` ("stopped", "was restarted"), or None if it still serves.
+    Asked on its own port, so the answer does not depend on which state folder is current."""
+    port, pid, _ = instance.split(":", 2)
+    if probe.answers_as(int(port), int(pid)):
+        return None
+    return "stopped" if _running() is None else "was restarted"
 
 
 def start(port: int | None = None) -> tuple[EmulatorInfo, bool]:

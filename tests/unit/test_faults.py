@@ -376,9 +376,12 @@ class _FakeClients:
 
 @pytest.fixture
 def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    slept: list[float] = []
-    monkeypatch.setattr("time.sleep", slept.append)
-    return slept
+    """The pauses asked for; each one advances time.monotonic instead of waiting (so a wait that never ends in a
+    test gives up at once, in fake time)."""
+    clock = FakeClock()
+    monkeypatch.setattr("time.sleep", clock.sleep)
+    monkeypatch.setattr("time.monotonic", clock)
+    return clock.slept
 
 
 def test_waiting_for_a_job_survives_a_short_outage(no_sleep: list[float]) -> None:
@@ -432,6 +435,10 @@ def local_clients(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
         first = ServerState(111, port, f"http://127.0.0.1:{port}", "2026-12-03T10:00:00+00:00")
     serving: list[ServerState | None] = [first]
     monkeypatch.setattr(manager, "_running", lambda: serving[-1])
+    # who answers on a port: the emulator serving now, if that is where it listens
+    monkeypatch.setattr(
+        manager.probe, "answers_as", lambda port, pid: (current := serving[-1]) is not None and current.pid == pid
+    )
     clients = AwsClients(make_config("aws.endpoint_url=local").aws)
     assert clients.endpoint_url == first.endpoint_url
     return clients, serving
@@ -710,3 +717,23 @@ def test_ctrl_c_while_the_emulator_starts_leaves_no_server_behind(
     with pytest.raises(KeyboardInterrupt):
         manager.start()
     assert stopped == [4242] and not paths.state_file().exists()
+
+
+def test_an_emulator_restarted_on_the_same_port_is_named_not_taken_for_absent(local_clients: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    from mlops_cli.aws.errors import get_or_none
+    from mlops_cli.emulator.state import ServerState
+    from mlops_cli.services.jobs import Kind, describe_job
+
+    clients, serving = local_clients
+
+    def absent(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "ValidationException", "Message": "not found"}}, "DescribeTrainingJob")
+
+    assert get_or_none("describing", ("ValidationException",), absent) is None  # the same emulator: really absent
+    old = serving[0]
+    serving.append(ServerState(333, old.port, old.endpoint_url, "2026-12-03T11:00:00+00:00"))
+    clients.client = lambda service: type("SageMaker", (), {"describe_training_job": staticmethod(absent)})()
+    with pytest.raises(EmulatorRestarted, match="was restarted; its state is gone"):
+        describe_job(clients, Kind.TRAINING, "churn-train-1")
