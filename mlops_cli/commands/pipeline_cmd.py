@@ -26,6 +26,15 @@ def run_pipeline(
         None, "--data", help="Folder the upload stage sends; default: data/<dataset.name> here, if it exists."
     ),
     tune: bool = typer.Option(False, "--tune", help="Tune (train.tuning) instead of one training job."),
+    training_job: str | None = typer.Option(
+        None,
+        "--training-job",
+        help="With --from evaluate or later: the model to take. Default (latest): the best trial of the newest "
+        "tuning job when it is newer than the newest training job, else that training job.",
+    ),
+    tuning_job: str | None = typer.Option(
+        None, "--tuning-job", help="With --from evaluate or later: take the best trial of this tuning job."
+    ),
     timeout: float | None = typer.Option(
         None, "--timeout", min=1, help="Give up any one wait after this many seconds (exit 4; the work goes on)."
     ),
@@ -46,6 +55,8 @@ def run_pipeline(
         timeout=timeout,
         logs=run.out.verbose,
         config_path=str(run.config_path),
+        training_job=training_job,
+        tuning_job=tuning_job,
     )
     pipeline.check_options(config, options)
     clients = run.clients

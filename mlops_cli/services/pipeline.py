@@ -164,6 +164,8 @@ class Options:
     timeout: float | None = None  # per wait
     logs: bool = False  # stream the jobs' logs through JobProgress
     config_path: str = "CONFIG"  # for the commands in hints
+    training_job: str | None = None  # the model the stages after train take (train.choose_model); default latest
+    tuning_job: str | None = None
 
 
 def resolve_data(config: Config, given: Path | None, cwd: Path | None = None) -> tuple[Path | None, str | None]:
@@ -185,6 +187,14 @@ def check_options(config: Config, options: Options) -> None:
         raise UsageError(
             "--tune needs train.tuning.ranges in the config: there is nothing to tune.",
             hint="Add ranges under train.tuning, or run without --tune.",
+        )
+    from mlops_cli.services.train import check_model_names
+
+    named = check_model_names(options.training_job, options.tuning_job) or bool(options.tuning_job)
+    if named and "train" in options.stages:
+        raise UsageError(
+            "--training-job and --tuning-job choose the model of the stages after train, and this run trains one.",
+            hint="Add --from evaluate (or a later stage).",
         )
 
 
@@ -279,7 +289,10 @@ class _Context:
         if self.choice is None:
             from mlops_cli.services import train
 
-            self.choice = train.choose_model(self.clients, self.config)
+            options = self.options
+            self.choice = train.choose_model(
+                self.clients, self.config, training_job=options.training_job, tuning_job=options.tuning_job
+            )
         return self.choice
 
     def training_job(self) -> JobState:

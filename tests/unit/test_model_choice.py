@@ -173,20 +173,36 @@ def _local() -> str:
 
 
 @pytest.mark.parametrize(
-    "args",
+    ("args", "message"),
     [
-        ["register", "model", "--training-job", "a", "--tuning-job", "b"],
-        ["train", "evaluate", "--training-job", "a", "--tuning-job", "b"],
-        ["train", "evaluate", "a", "--tuning-job", "b"],
-        ["train", "evaluate", "a", "--training-job", "b"],
+        (["register", "model", "--training-job", "a", "--tuning-job", "b"], "give one"),
+        (["train", "evaluate", "--training-job", "a", "--tuning-job", "b"], "give one"),
+        (["train", "evaluate", "a", "--tuning-job", "b"], "give one"),
+        (["train", "evaluate", "a", "--training-job", "b"], "give one"),
+        (["pipeline", "run", "--from", "evaluate", "--training-job", "a", "--tuning-job", "b"], "give one"),
+        (["pipeline", "run", "--tuning-job", "b"], "this run trains one"),
+        (["pipeline", "run", "--from", "train", "--training-job", "a"], "this run trains one"),
     ],
 )
-def test_two_models_named_are_refused_before_any_aws_call(
-    args: list[str], aws_calls: list[str], capsys: pytest.CaptureFixture[str]
+def test_conflicting_model_names_are_refused_before_any_aws_call(
+    args: list[str], message: str, aws_calls: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert run([*args, "-c", _local()]) == 2
     assert aws_calls == []  # nor was the emulator started
-    assert "give one" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
+
+
+def test_the_pipeline_takes_a_named_model(clients: AwsClients, config: Config, plain: str) -> None:
+    tuning, best, newest = _tuned(clients, config, plain, at=10)
+    options = pipeline.Options(stages=["register"], training_job=newest)
+    result = pipeline.run(clients, config, options, lambda event: None)
+    assert result.exception is None
+    assert (result.stages[0].figures["training_job"], result.stages[0].figures["chosen"]) == (
+        newest,
+        "named with --training-job",
+    )
+    result = pipeline.run(clients, config, pipeline.Options(stages=["register"], tuning_job=tuning), lambda e: None)
+    assert result.stages[0].figures["training_job"] == best
 
 
 def test_a_tuning_job_of_another_environment_sharing_the_name_prefix_is_not_latest(clients: AwsClients) -> None:
