@@ -45,10 +45,11 @@ class UsageError(MlopsError):
 class ConfigError(UsageError):
     """The configuration is invalid. Holds every problem found, each with file, line and field."""
 
-    def __init__(self, problems: list[str], *, hint: str | None = None) -> None:
+    def __init__(self, problems: list[str], *, hint: str | None = None, total: int | None = None) -> None:
         self.problems = problems
-        noun = "problem" if len(problems) == 1 else "problems"
-        super().__init__(f"invalid configuration ({len(problems)} {noun}):\n  " + "\n  ".join(problems), hint=hint)
+        count = len(problems) if total is None else total  # `total` when only the first problems are listed
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"invalid configuration ({count:,} {noun}):\n  " + "\n  ".join(problems), hint=hint)
 
 
 class PreconditionFailed(MlopsError):

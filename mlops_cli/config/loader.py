@@ -111,7 +111,7 @@ def _config_error(problems: list[str]) -> ConfigError:
     shown = [_clip(problem) for problem in problems[:_MAX_PROBLEMS]]
     if len(problems) > _MAX_PROBLEMS:
         shown.append(f"... {len(problems) - _MAX_PROBLEMS:,} more problems not shown (fix the ones above first)")
-    return ConfigError(shown)
+    return ConfigError(shown, total=len(problems))
 
 
 def _read_with_extends(

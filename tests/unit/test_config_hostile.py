@@ -427,7 +427,8 @@ def test_every_refusal_is_file_line_field_message(tmp_path: Path, capsys: pytest
 def test_problems_are_capped_and_clipped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = MINIMAL + "".join(f"bogus{i}: 1\n" for i in range(200)) + "storage:\n  bucket: " + "A" * 5000 + "\n"
     err = refused(capsys, write(tmp_path, text))
-    assert "more problems not shown (fix the ones above first)" in err
+    assert "invalid configuration (201 problems)" in err
+    assert "  ... 151 more problems not shown (fix the ones above first)" in err
     assert max(len(line) for line in err.splitlines()) < 700
 
 
