@@ -112,11 +112,15 @@ def figures_text(figures: dict[str, Any]) -> str:
 
 def summary_view(result: Any) -> RenderableType:
     rows = []
+    said = False  # which model the run took, and why: said at the first stage that took it
     for stage in result.stages:
         style = STATUS_STYLES.get(stage.status, "")
         details = _short(stage.summary)
         if figures := figures_text(stage.figures):
             details = f"{details}\n{figures}" if details else figures
+        if stage.figures.get("chosen") and not said:
+            details += f"\nmodel: {stage.figures['training_job']} ({stage.figures['chosen']})"
+            said = True
         if stage.hint and stage.status in ("waiting", "failed"):
             details += f"\nnext: {stage.hint}"
         rows.append(

@@ -147,6 +147,17 @@ def test_the_pipeline_takes_the_same_model_as_the_commands(clients: AwsClients, 
     figures = result.stages[0].figures
     assert figures["training_job"] == best
     assert figures["chosen"] == f"best of tuning job {tuning} (validation:auc 0.8348)"
+    assert f"model: {best} (best of tuning job {tuning} (validation:auc 0.8348))" in _text(result)
+
+
+def _text(result: pipeline.PipelineResult) -> str:
+    from rich.console import Console
+
+    from mlops_cli.ui.pipeline_views import summary_view
+
+    console = Console(width=400, record=True)
+    console.print(summary_view(result))
+    return console.export_text()
 
 
 def test_cli_says_which_model_and_why(
