@@ -231,3 +231,16 @@ def test_a_tuning_job_of_another_environment_sharing_the_name_prefix_is_not_late
     choice = train.choose_model(clients, mine)
     assert (choice.training_job, choice.reason) == (plain, "newest training job")
     assert train.choose_model(clients, other).training_job == theirs
+
+
+def test_an_up_to_date_train_stage_hands_on_the_newer_tuning_jobs_best_trial(
+    clients: AwsClients, config: Config, plain: str
+) -> None:
+    tuning, best, _ = _tuned(clients, config, plain, at=10)
+    result = pipeline.run(clients, config, pipeline.Options(stages=["train", "register"]), lambda event: None)
+    assert result.exception is None
+    trained_stage, registered = result.stages
+    assert trained_stage.status == "skipped" and trained_stage.summary.startswith(f"{plain} already trained")
+    assert f"the model taken: {best} (best of tuning job {tuning}" in trained_stage.summary
+    assert trained_stage.figures["tuning_job"] == tuning
+    assert registered.figures["training_job"] == best
