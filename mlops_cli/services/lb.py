@@ -139,7 +139,8 @@ def resolve_network(clients: AwsClients, lb: LoadBalancer) -> Network:
             vpc_id, cidr = vpcs[0]["VpcId"], vpcs[0].get("CidrBlock", "")
         else:
             vpc_id = lb.vpc_id
-            found = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"]
+            # a filter, not VpcIds: a VPC that does not exist is the subnet check's precondition below, not an error
+            found = ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["Vpcs"]
             cidr = found[0].get("CidrBlock", "") if found else ""
         filters = [{"Name": "vpc-id", "Values": [vpc_id]}]
         if lb.subnets:
