@@ -22,7 +22,7 @@ from mlops_cli.config.models import Config
 from mlops_cli.errors import OperationFailed, PreconditionFailed, WaitTimeout
 from mlops_cli.services.convergence import Action, Control, ControlResult, converge
 from mlops_cli.services.processing import vpc_config
-from mlops_cli.services.roles import ensure_serving_role
+from mlops_cli.services.roles import delete_role, ensure_serving_role, serving_role_name
 from mlops_cli.services.security import job_encryption_key
 
 STAGE = "deploy"
@@ -610,7 +610,8 @@ def invoke(clients: AwsClients, config: Config, body: bytes, content_type: str, 
 
 
 def delete(clients: AwsClients, config: Config) -> DeleteResult:
-    """Autoscaling, alarms, endpoint, its configs and models; the registry stays. Deleting twice succeeds."""
+    """Autoscaling, alarms, endpoint, its configs and models, the serving role; the registry stays. Deleting twice
+    succeeds."""
     endpoint = endpoint_name(config)
     prefix = config.names(clients.account_id).prefix
     sagemaker = clients.client("sagemaker")
@@ -637,4 +638,7 @@ def delete(clients: AwsClients, config: Config) -> DeleteResult:
             for item in (i for i in page["Models"] if i["ModelName"].startswith(f"{prefix}-v")):
                 sagemaker.delete_model(ModelName=item["ModelName"])
                 deleted.append(f"model {item['ModelName']}")
+    role = serving_role_name(config, clients.account_id)
+    if not config.aws.role_arn and delete_role(clients, role):  # the models it served are gone
+        deleted.append(f"role {role}")
     return DeleteResult(endpoint, deleted)

@@ -651,3 +651,13 @@ def test_the_pipelines_training_step_of_an_isolated_job_gets_its_code_as_a_chann
     channels = {c["ChannelName"]: c for c in arguments["InputDataConfig"]}
     assert list(channels) == ["train", "validation", "code"]
     assert channels["code"]["DataSource"]["S3DataSource"]["S3Uri"] == CODE_URI
+
+
+def test_deploy_delete_removes_the_serving_role(clients: AwsClients, config: Config) -> None:
+    from mlops_cli.services import deploy
+
+    roles.ensure_serving_role(clients, config, deploy.endpoint_name(config), None)
+    assert "role churn-local-sagemaker-serving" in deploy.delete(clients, config).deleted
+    names = [r["RoleName"] for r in clients.client("iam").list_roles()["Roles"]]
+    assert "churn-local-sagemaker-serving" not in names
+    assert deploy.delete(clients, config).deleted == []  # twice: nothing left to delete
