@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -41,6 +42,7 @@ __all__ = [
 START_TIMEOUT = 20.0  # seconds from spawn to the first answer; it usually takes well under one
 LOCK_TIMEOUT = 60.0  # another command may be starting the server (at most START_TIMEOUT) or stopping it
 _AUTO_PORT_ATTEMPTS = 3  # a free port can be taken between choosing it and the server binding it
+_LOST_TIMEOUT = 5.0  # seconds to tell "the emulator is gone" from "the machine is busy"
 
 
 @dataclass
@@ -78,9 +80,16 @@ def lost(instance: str) -> str | None:
     """What became of the emulator run `instance` ("stopped", "was restarted"), or None if it still serves.
     Asked on its own port, so the answer does not depend on which state folder is current."""
     port, pid, _ = instance.split(":", 2)
-    if probe.answers_as(int(port), int(pid)):
-        return None
-    return "stopped" if _running() is None else "was restarted"
+    try:
+        socket.create_connection((HOST, int(port)), timeout=_LOST_TIMEOUT).close()
+    except TimeoutError:
+        return None  # a busy machine, not a lost emulator: say nothing rather than something false
+    except OSError:  # refused: nothing listens there any more
+        return "stopped" if _running() is None else "was restarted"
+    identity = probe.identify(int(port), timeout=_LOST_TIMEOUT)
+    if identity is None or identity.get("pid") == int(pid):
+        return None  # itself, or too slow to tell
+    return "was restarted"
 
 
 def start(port: int | None = None) -> tuple[EmulatorInfo, bool]:

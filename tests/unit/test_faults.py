@@ -435,10 +435,19 @@ def local_clients(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Any:
         first = ServerState(111, port, f"http://127.0.0.1:{port}", "2026-12-03T10:00:00+00:00")
     serving: list[ServerState | None] = [first]
     monkeypatch.setattr(manager, "_running", lambda: serving[-1])
-    # who answers on a port: the emulator serving now, if that is where it listens
-    monkeypatch.setattr(
-        manager.probe, "answers_as", lambda port, pid: (current := serving[-1]) is not None and current.pid == pid
-    )
+
+    class Connection:
+        def close(self) -> None:
+            pass
+
+    def connect(address: tuple[str, int], timeout: float) -> Connection:
+        if serving[-1] is None:
+            raise ConnectionRefusedError(address)
+        return Connection()
+
+    # who answers on the emulator's port: the emulator serving now (its port is the same when it restarted)
+    monkeypatch.setattr(manager.socket, "create_connection", connect)
+    monkeypatch.setattr(manager.probe, "identify", lambda port, timeout: {"pid": getattr(serving[-1], "pid", None)})
     clients = AwsClients(make_config("aws.endpoint_url=local").aws)
     assert clients.endpoint_url == first.endpoint_url
     return clients, serving
@@ -737,3 +746,16 @@ def test_an_emulator_restarted_on_the_same_port_is_named_not_taken_for_absent(lo
     clients.client = lambda service: type("SageMaker", (), {"describe_training_job": staticmethod(absent)})()
     with pytest.raises(EmulatorRestarted, match="was restarted; its state is gone"):
         describe_job(clients, Kind.TRAINING, "churn-train-1")
+
+
+def test_a_busy_machine_is_not_taken_for_a_lost_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlops_cli.emulator import manager
+
+    def slow(*_: Any, **__: Any) -> None:
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(manager.socket, "create_connection", slow)
+    assert manager.lost("4567:111:2026-12-03T10:00:00+00:00") is None
+    monkeypatch.setattr(manager.socket, "create_connection", lambda *_, **__: socket.socket())  # connected
+    monkeypatch.setattr(manager.probe, "identify", lambda *_, **__: None)  # answered, but not in time
+    assert manager.lost("4567:111:2026-12-03T10:00:00+00:00") is None
