@@ -90,8 +90,9 @@ def botocore_session() -> botocore.session.Session:
     return session
 
 
-# The embedded emulator this process talks to, as "pid:start time" when the first client was made: a connection
-# failure is then checked against it, so that "the emulator stopped or restarted" is said plainly.
+# The run of the embedded emulator this process talks to (`manager.instance_id`), recorded when the clients were
+# made: a connection failure, a 5xx or a "not found" is checked against it, so that "the emulator stopped or
+# restarted" is said plainly instead.
 _emulator_instance: str | None = None
 
 
