@@ -78,6 +78,15 @@ class MlopsApp(typer.Typer):
                 sys.exit(translated.exit_code)
             _report(exc, 1, json_mode, verbose=True)
             sys.exit(1)
+        finally:
+            _forget_outage_listener()
+
+
+def _forget_outage_listener() -> None:
+    """The command's outage notices write to its output; a later command in the same process (tests) has its own."""
+    errors = sys.modules.get("mlops_cli.aws.errors")  # only if this command imported it: start-up stays light
+    if errors is not None:
+        errors.report_outages_to(None)
 
 
 def _from_aws(exc: Exception) -> MlopsError | None:

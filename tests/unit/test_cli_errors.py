@@ -142,3 +142,14 @@ def test_an_untranslated_aws_error_still_gets_its_exit_code(
     captured = capsys.readouterr()
     assert json.loads(captured.out)["error"]["type"] == "AwsUnreachable"
     assert "bug in mlops" not in captured.err and "could not be read" in captured.err
+
+
+def test_a_commands_outage_notices_end_with_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlops_cli.aws import errors
+
+    def status() -> None:  # a command whose waits report outages to its own output
+        errors.report_outages_to(lambda down, error: None)
+
+    monkeypatch.setattr("mlops_cli.emulator.manager.status", status)
+    run(["local", "status"])
+    assert errors._outage_listener == []
