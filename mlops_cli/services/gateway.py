@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +23,7 @@ from mlops_cli.services.convergence import Control, ControlResult, canonical, co
 from mlops_cli.services.deploy import Prediction, describe_endpoint, endpoint_name
 from mlops_cli.services.gateway_definition import STAGE, GatewayNames, names_of
 from mlops_cli.services.gateway_keys import create_key, delete_key, find_usage_plan, key_value, plan_keys
+from mlops_cli.services.log_groups import log_group_control, project_log_key
 from mlops_cli.services.roles import delete_role, role_controls
 
 POLICY_NAME = "mlops-gateway"
@@ -359,35 +359,27 @@ def _gateway_responses_control(api: _Api) -> Control:
 
 
 def _log_group_controls(clients: AwsClients, config: Config, api: _Api) -> list[Control]:
-    logs = clients.client("logs")
-    retention = config.gateway.logging.retention_days
-    tags = config.standard_tags(STAGE)
-
-    def control(label: str, name: Callable[[], str | None]) -> Control:
-        def read() -> int | None:
-            group_name = name()
-            if group_name is None:
-                return None
-            with aws_errors(f"reading log group {group_name}"):
-                groups = logs.describe_log_groups(logGroupNamePrefix=group_name)["logGroups"]
-            group = next((g for g in groups if g["logGroupName"] == group_name), None)
-            return None if group is None else int(group.get("retentionInDays", 0))
-
-        def write() -> None:
-            group_name = name()
-            assert group_name is not None
-            with aws_errors(f"writing log group {group_name}"):
-                if read() is None:
-                    logs.create_log_group(logGroupName=group_name, tags=tags)
-                logs.put_retention_policy(logGroupName=group_name, retentionInDays=retention)
-
-        return Control(label, retention, read, write)
-
-    stage = config.gateway.stage
+    """The access and execution log groups: the config's retention and the project key, as every log group."""
+    retention, stage = config.gateway.logging.retention_days, config.gateway.stage
+    key, tags = project_log_key(clients, config), config.standard_tags(STAGE)
     return [
-        control("access log group", lambda: names_of(config).access_log_group),
-        # API Gateway creates this one itself, without retention: created first, the retention applies
-        control("execution log group", lambda: api.id and GatewayNames.execution_log_group(api.require(), stage)),
+        log_group_control(
+            clients,
+            "access log group",
+            lambda: names_of(config).access_log_group,
+            retention_days=retention,
+            key=key,
+            tags=tags,
+        ),
+        # API Gateway creates this one itself, without retention or key: created first, both apply
+        log_group_control(
+            clients,
+            "execution log group",
+            lambda: api.id and GatewayNames.execution_log_group(api.require(), stage),
+            retention_days=retention,
+            key=key,
+            tags=tags,
+        ),
     ]
 
 

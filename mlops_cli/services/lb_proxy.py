@@ -23,6 +23,7 @@ from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.models import Config, LoadBalancer
 from mlops_cli.services.convergence import Control, canonical
 from mlops_cli.services.deploy import endpoint_name
+from mlops_cli.services.log_groups import log_group_control, project_log_key
 from mlops_cli.services.roles import role_controls, service_trust
 
 STAGE = "lb"
@@ -79,7 +80,7 @@ def proxy_policy(clients: AwsClients, config: Config) -> dict[str, Any]:
 
 def function_controls(clients: AwsClients, config: Config, lb: LoadBalancer) -> list[Control]:
     """The proxy function's role, log group and function (code, handler, environment)."""
-    lam, logs = clients.client("lambda"), clients.client("logs")
+    lam = clients.client("lambda")
     name = function_name(config)
     role_arn = f"arn:{clients.partition}:iam::{clients.account_id}:role/{name}"
     package = proxy_package()
@@ -91,18 +92,6 @@ def function_controls(clients: AwsClients, config: Config, lb: LoadBalancer) -> 
         "Timeout": 30,
         "Environment": {"ENDPOINT_NAME": endpoint_name(config), "HEALTH_PATH": lb.health_check.path},
     }
-    log_group = f"/aws/lambda/{name}"
-
-    def read_log_group() -> int | None:
-        groups = logs.describe_log_groups(logGroupNamePrefix=log_group)["logGroups"]
-        group = next((g for g in groups if g["logGroupName"] == log_group), None)
-        return None if group is None else int(group.get("retentionInDays", 0))
-
-    def write_log_group() -> None:
-        with aws_errors(f"writing log group {log_group}"):
-            if read_log_group() is None:
-                logs.create_log_group(logGroupName=log_group, tags=config.standard_tags(STAGE))
-            logs.put_retention_policy(logGroupName=log_group, retentionInDays=config.gateway.logging.retention_days)
 
     def read() -> dict[str, Any] | None:
         found = get_or_none(f"reading function {name}", _NOT_FOUND, lam.get_function_configuration, FunctionName=name)
@@ -146,7 +135,17 @@ def function_controls(clients: AwsClients, config: Config, lb: LoadBalancer) -> 
         description=f"The load balancer's proxy function invokes endpoint {endpoint_name(config)} with it; by mlops",
         tags=config.standard_tags(STAGE),
     )
-    controls.append(Control("proxy log group", config.gateway.logging.retention_days, read_log_group, write_log_group))
+    # created before the function, so Lambda never makes it without retention or key
+    controls.append(
+        log_group_control(
+            clients,
+            "proxy log group",
+            f"/aws/lambda/{name}",
+            retention_days=config.gateway.logging.retention_days,
+            key=project_log_key(clients, config),
+            tags=config.standard_tags(STAGE),
+        )
+    )
     controls.append(Control("proxy function", desired, read, write))
     return controls
 

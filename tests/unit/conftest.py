@@ -61,9 +61,19 @@ def progress() -> RecordingProgress:
     return RecordingProgress()
 
 
+def make_project_key(clients: AwsClients, config: Config) -> None:
+    """The project's KMS key and its policy, as `storage init` makes them before any deploy: the stages after deploy
+    encrypt their log groups with it."""
+    from mlops_cli.services.convergence import converge
+    from mlops_cli.services.storage.controls import StorageTarget, storage_controls
+
+    converge([c for c in storage_controls(StorageTarget(clients, config)) if c.name.startswith("encryption key")])
+
+
 @pytest.fixture
 def endpoint(clients: AwsClients, config: Config) -> str:
-    """A SageMaker endpoint as moto keeps it: enough for the API to point at."""
+    """A SageMaker endpoint as moto keeps it: enough for the API to point at; and the project key before it."""
+    make_project_key(clients, config)
     sagemaker, name = clients.client("sagemaker"), config.names().prefix
     role = "arn:aws:iam::123456789012:role/sm"
     image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/x:1"

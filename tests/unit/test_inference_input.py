@@ -255,13 +255,14 @@ def doors(model_server: int) -> Iterator[Doors]:
     from mlops_cli.emulator.serving.host import host
     from mlops_cli.functions import endpoint_proxy
     from mlops_cli.services import gateway
-    from tests.unit.conftest import make_config
+    from tests.unit.conftest import make_config, make_project_key
 
     config = make_config("gateway.auth=none")
     runtime_patches = [patch for patch in api.PATCHES if patch.owner.__name__ == "SageMakerRuntimeResponse"]
     saved_get, saved_invoke, saved_clients = host.get, functions.invoke, dict(endpoint_proxy._clients)
     with mock_aws():
         clients = AwsClients(config.aws, resolve=False)
+        make_project_key(clients, config)
         sagemaker = clients.client("sagemaker")
         role = f"arn:aws:iam::{ACCOUNT}:role/sm"
         image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/x:1"

@@ -15,6 +15,7 @@ from mlops_cli.aws.tags import as_key_value, as_tag_key_value, from_key_value
 from mlops_cli.config.models import Config
 from mlops_cli.errors import PreconditionFailed
 from mlops_cli.services.convergence import Control, canonical
+from mlops_cli.services.log_groups import log_group_control
 from mlops_cli.services.storage import documents
 
 STAGE = "storage"
@@ -94,53 +95,18 @@ def storage_controls(target: StorageTarget) -> list[Control]:
     ]
     # SageMaker creates its log groups without expiry or a customer key; storage owns the key, so it sets both
     controls += [
-        _log_group_control(target, group, key if own_key else None, shared)
+        log_group_control(
+            target.clients,
+            f"log group {group}",
+            group,
+            retention_days=config.storage.job_log_retention_days,
+            key=key.arn if own_key else None,
+            tags=target.tags,
+            shared=shared,
+        )
         for group, shared in documents.sagemaker_log_groups(names).items()
     ]
     return controls
-
-
-def _log_group_control(target: StorageTarget, group: str, key: _KeyControl | None, shared: bool) -> Control:
-    """Retention and encryption of one of SageMaker's log groups. The project's own group gets exactly the config's
-    settings. A group every project of the account writes to is only ever made stricter, so that two projects never
-    undo each other: a customer key if it has none (one it has is kept), and the config's retention if it has none
-    or a shorter one (a longer one is kept)."""
-    logs = target.clients.client("logs")
-    retention = target.config.storage.job_log_retention_days
-
-    def desired() -> dict[str, Any]:
-        return {"retention_days": retention, "kms_key": key.arn() if key else None}
-
-    def read() -> dict[str, Any] | None:
-        with aws_errors(f"reading log group {group}"):
-            found = logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]
-        match = [g for g in found if g["logGroupName"] == group]
-        if not match:
-            return None
-        return {"retention_days": match[0].get("retentionInDays"), "kms_key": match[0].get("kmsKeyId")}
-
-    def key_ok(actual: dict[str, Any], wanted: dict[str, Any]) -> bool:
-        if wanted["kms_key"] is None:  # SSE-S3 or a configured key: the group's encryption is left as it is
-            return True
-        return actual["kms_key"] is not None if shared else bool(actual["kms_key"] == wanted["kms_key"])
-
-    def retention_ok(actual: dict[str, Any], wanted: dict[str, Any]) -> bool:
-        if shared:
-            return actual["retention_days"] is not None and actual["retention_days"] >= wanted["retention_days"]
-        return bool(actual["retention_days"] == wanted["retention_days"])
-
-    def write() -> None:
-        current, wanted = read(), desired()
-        with aws_errors(f"setting log group {group}"):
-            if current is None:
-                extra = {"kmsKeyId": wanted["kms_key"]} if wanted["kms_key"] else {}
-                logs.create_log_group(logGroupName=group, tags=target.tags, **extra)
-            elif wanted["kms_key"] and not key_ok(current, wanted):
-                logs.associate_kms_key(logGroupName=group, kmsKeyId=wanted["kms_key"])
-            if current is None or not retention_ok(current, wanted):
-                logs.put_retention_policy(logGroupName=group, retentionInDays=retention)
-
-    return Control(f"log group {group}", desired, read, write, matches=lambda a, d: key_ok(a, d) and retention_ok(a, d))
 
 
 def _load_balancer_logs(target: StorageTarget) -> list[dict[str, Any]]:
