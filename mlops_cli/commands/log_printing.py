@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
+from typing import Any
 
 from mlops_cli.commands.common import Invocation
 from mlops_cli.errors import Interrupted
@@ -18,19 +18,19 @@ def print_logs(run: Invocation, kind: str, name: str, *, follow: bool, group: st
         lines = follower.poll()
         run.out.result([{"stream": x.stream, "timestamp": x.timestamp, "message": x.message} for x in lines])
         return
+
+    def show(_state: Any, lines: list[Any]) -> None:
+        for line in lines:
+            if run.out.json_mode:
+                print(json.dumps({"stream": line.stream, "timestamp": line.timestamp, "message": line.message}))
+            else:
+                print(line.message.rstrip("\n"), flush=True)
+
     try:
-        while True:
-            for line in follower.poll():
-                if run.out.json_mode:
-                    print(json.dumps({"stream": line.stream, "timestamp": line.timestamp, "message": line.message}))
-                else:
-                    print(line.message.rstrip("\n"), flush=True)
-            if not follow or state.terminal:
-                return
-            time.sleep(2)
-            state = jobs.describe_job(run.clients, jobs.Kind(kind), name)
-            if state.terminal:  # one more read picks up the last lines
-                follow = False
+        if follow and not state.terminal:  # the wait polls through a short outage, and reads the last lines
+            jobs.wait_job(run.clients, jobs.Kind(kind), name, observe=show, poll_seconds=2)
+        else:
+            show(state, follower.poll())
     except KeyboardInterrupt:
         raise Interrupted(
             f"Stopped following {name}; the job goes on.", hint=f"`mlops {group} status {name}`"

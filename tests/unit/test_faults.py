@@ -759,3 +759,33 @@ def test_a_busy_machine_is_not_taken_for_a_lost_emulator(monkeypatch: pytest.Mon
     monkeypatch.setattr(manager.socket, "create_connection", lambda *_, **__: socket.socket())  # connected
     monkeypatch.setattr(manager.probe, "identify", lambda *_, **__: None)  # answered, but not in time
     assert manager.lost("4567:111:2026-12-03T10:00:00+00:00") is None
+
+
+def test_logs_follow_polls_through_a_short_outage(no_sleep: list[float], capsys: pytest.CaptureFixture[str]) -> None:
+    from botocore.exceptions import EndpointConnectionError
+
+    from mlops_cli.commands.common import GlobalOptions, Invocation
+    from mlops_cli.commands.log_printing import print_logs
+
+    answers = iter(["InProgress", None, None, "InProgress", "Completed"])  # None: AWS cannot be reached
+
+    class SageMaker:
+        def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+            status = next(answers, "Completed")
+            if status is None:
+                raise EndpointConnectionError(endpoint_url="https://api.sagemaker.eu-west-1.amazonaws.com/")
+            return {"TrainingJobName": TrainingJobName, "TrainingJobStatus": status}
+
+    class Logs:
+        def describe_log_streams(self, **_: Any) -> dict[str, Any]:
+            return {"logStreams": [{"logStreamName": "churn-train-1/algo-1-1"}]}
+
+        def get_log_events(self, nextToken: str | None = None, **_: Any) -> dict[str, Any]:
+            if nextToken == "end":
+                return {"events": [], "nextForwardToken": "end"}
+            return {"events": [{"timestamp": 1, "message": "validation:auc=0.83\n"}], "nextForwardToken": "end"}
+
+    run = Invocation(GlobalOptions())
+    run._clients = type("Clients", (), {"client": lambda self, s: {"sagemaker": SageMaker(), "logs": Logs()}[s]})()
+    print_logs(run, "training", "churn-train-1", follow=True, group="train")
+    assert capsys.readouterr().out == "validation:auc=0.83\n"
