@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -661,3 +662,86 @@ def test_deploy_delete_removes_the_serving_role(clients: AwsClients, config: Con
     names = [r["RoleName"] for r in clients.client("iam").list_roles()["Roles"]]
     assert "churn-local-sagemaker-serving" not in names
     assert deploy.delete(clients, config).deleted == []  # twice: nothing left to delete
+
+
+# --- network isolation of the endpoint's model ---------------------------------------------------------------------
+
+SERVING_ENVIRONMENT = {"SAGEMAKER_PROGRAM": "inference.py", "SAGEMAKER_SUBMIT_DIRECTORY": "/opt/ml/model/code"}
+
+
+@pytest.fixture
+def emulated_models(clients: AwsClients) -> Iterator[Any]:
+    """SageMaker's CreateModel as the emulator serves it (moto alone drops EnableNetworkIsolation)."""
+    from mlops_cli.emulator.serving import api
+
+    [patch] = [p for p in api.PATCHES if p.name == "create_model"]
+    applied = patch.apply()
+    try:
+        yield clients.client("sagemaker")
+    finally:
+        if applied:
+            patch.revert()
+
+
+def _variant_servers(sagemaker: Any, tmp_path: Path, models: dict[str, bool]) -> dict[str, Any]:
+    from moto.sagemaker.models import sagemaker_backends
+
+    from mlops_cli.emulator.serving.plans import plan_fleet
+    from mlops_cli.emulator.serving.variant import VariantServer
+
+    for name, isolated in models.items():
+        sagemaker.create_model(
+            ModelName=name,
+            ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/churn-local-sagemaker-serving",
+            PrimaryContainer={"Image": "sklearn:1.4-2", "Environment": SERVING_ENVIRONMENT},
+            EnableNetworkIsolation=isolated,
+        )
+    variants = [{"VariantName": name, "ModelName": name, "InstanceType": "ml.m5.large"} for name in models]
+    sagemaker.create_endpoint_config(EndpointConfigName="c", ProductionVariants=variants)
+    backend = sagemaker_backends[ACCOUNT]["eu-west-1"]
+    plan = plan_fleet(backend, backend.endpoint_configs["c"])
+    return {v.name: VariantServer("e", tmp_path / v.name, v, "eu-west-1", log=None) for v in plan.variants}  # type: ignore[arg-type]
+
+
+def test_an_isolated_models_server_gets_no_aws_endpoint_nor_credentials(emulated_models: Any, tmp_path: Path) -> None:
+    from mlops_cli.emulator.jobs.run import ISOLATED_ENDPOINT
+    from mlops_cli.emulator.jobs.runtime import Settings, runtime
+
+    servers = _variant_servers(emulated_models, tmp_path, {"isolated": True, "connected": False})
+    assert emulated_models.describe_model(ModelName="isolated")["EnableNetworkIsolation"] is True
+    assert emulated_models.describe_model(ModelName="connected")["EnableNetworkIsolation"] is False
+    runtime.configure(Settings(work_dir=tmp_path, endpoint_url="http://127.0.0.1:4566"))
+    try:
+        isolated = servers["isolated"].server_environment(SERVING_ENVIRONMENT)
+        connected = servers["connected"].server_environment(SERVING_ENVIRONMENT)
+    finally:
+        runtime.configure(None)
+    assert isolated["AWS_ENDPOINT_URL"] == ISOLATED_ENDPOINT
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} & set(isolated)
+    assert isolated["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull and isolated["AWS_CONFIG_FILE"] == os.devnull
+    assert connected["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566" and "AWS_ACCESS_KEY_ID" in connected
+    assert isolated["SAGEMAKER_PROGRAM"] == connected["SAGEMAKER_PROGRAM"] == "inference.py"
+
+
+def test_an_isolated_model_cannot_fetch_its_code_from_s3(emulated_models: Any, tmp_path: Path) -> None:
+    """The serving container downloads an s3:// SAGEMAKER_SUBMIT_DIRECTORY itself: with no network it cannot."""
+    from mlops_cli.emulator.serving.errors import FleetFailure
+
+    servers = _variant_servers(emulated_models, tmp_path, {"isolated": True})
+    downloads: list[Any] = []
+    s3 = types.SimpleNamespace(download_file=lambda *args: downloads.append(args))
+    with pytest.raises(FleetFailure, match="network isolation gives it no network"):
+        servers["isolated"]._code_dir(s3, "s3://b/code/sourcedir.tar.gz", True)
+    assert downloads == []
+
+
+def test_deploy_creates_the_model_with_the_configs_network_isolation(emulated_models: Any, clients: AwsClients) -> None:
+    from mlops_cli.services import deploy
+
+    package = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/churn/1"
+    version = types.SimpleNamespace(number=1, arn=package)
+    role = f"arn:aws:iam::{ACCOUNT}:role/churn-local-sagemaker-serving"
+    for isolation in (True, False):
+        config = make_config(f"network.isolation={str(isolation).lower()}", f"project=iso{int(isolation)}")
+        name = deploy._ensure_model(clients, config, version, role)
+        assert emulated_models.describe_model(ModelName=name)["EnableNetworkIsolation"] is isolation

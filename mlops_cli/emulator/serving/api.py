@@ -59,7 +59,10 @@ def _refusing_existing_model(method: Any) -> Any:
         if name in backend._models:
             arn = arn_formatter("model", name, backend.account_id, backend.region_name)
             raise ValidationError(f'Cannot create already existing model "{arn}".')
-        return method(self)
+        result = method(self)
+        # moto 5.2.5 drops EnableNetworkIsolation: DescribeModel reports it and the endpoint's server runs with it
+        backend._models[name].enable_network_isolation = bool(self._get_param("EnableNetworkIsolation"))
+        return result
 
     return create_model
 

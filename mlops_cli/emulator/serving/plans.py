@@ -18,6 +18,7 @@ class ContainerSpec:
     image: str
     model_data_url: str | None
     environment: dict[str, str]
+    isolated: bool = False  # the model's EnableNetworkIsolation: the container has no network
 
 
 @dataclass
@@ -142,8 +143,9 @@ def _container(backend: Any, model_name: str) -> ContainerSpec:
             f"model {model_name} has {len(containers)} containers; the emulator serves single-container models"
         )
     container = containers[0]
+    isolated = bool(model.enable_network_isolation)
     if container.get("ModelPackageName"):
-        return _from_model_package(backend, container)
+        return replace(_from_model_package(backend, container), isolated=isolated)
     data_source = container.get("ModelDataSource")
     if data_source and not container.get("ModelDataUrl"):
         raise Unservable(f"model {model_name}: the emulator serves ModelDataUrl (model.tar.gz), not ModelDataSource")
@@ -151,6 +153,7 @@ def _container(backend: Any, model_name: str) -> ContainerSpec:
         image=str(container.get("Image") or ""),
         model_data_url=container.get("ModelDataUrl"),
         environment=dict(container.get("Environment") or {}),
+        isolated=isolated,
     )
 
 

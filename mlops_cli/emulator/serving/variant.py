@@ -88,13 +88,24 @@ class VariantServer:
                 f"production variant {self.name}: the model's Environment has no SAGEMAKER_PROGRAM, so the serving "
                 f"container does not know which module holds model_fn (set SAGEMAKER_PROGRAM=inference.py)"
             )
-        return self._code_dir(s3, environment.get("SAGEMAKER_SUBMIT_DIRECTORY", "")), program, environment
+        return (
+            self._code_dir(s3, environment.get("SAGEMAKER_SUBMIT_DIRECTORY", ""), container.isolated),
+            program,
+            environment,
+        )
 
     def rewrite(self, text: str) -> str:
         """`text` with every /opt/ml path pointing into this variant's folder."""
         return _CONTAINER_PATH.sub(lambda _match: str(self.folder), text)
 
-    def _code_dir(self, s3: Any, submit_directory: str) -> Path:
+    def _code_dir(self, s3: Any, submit_directory: str, isolated: bool) -> Path:
+        if submit_directory.startswith("s3://") and isolated:
+            # the serving toolkit downloads the submit directory from inside the container, which has no network
+            raise FleetFailure(
+                f"production variant {self.name}: the container cannot download SAGEMAKER_SUBMIT_DIRECTORY "
+                f"{submit_directory}: the model's network isolation gives it no network. Pack the code into "
+                f"model.tar.gz under code/ and set SAGEMAKER_SUBMIT_DIRECTORY=/opt/ml/model/code"
+            )
         if submit_directory.startswith("s3://"):
             archive = self.folder / "sourcedir.tar.gz"
             self._download(s3, submit_directory, archive)
@@ -131,8 +142,14 @@ class VariantServer:
                 f"Please ensure that the object located at the URL is a valid tar.gz archive. ({exc})"
             ) from exc
 
+    def server_environment(self, environment: dict[str, str]) -> dict[str, str]:
+        """The model server's environment: the model's, with the emulator as the AWS endpoint; for a model with
+        network isolation no reachable endpoint and no credentials, as the jobs' isolated containers."""
+        isolated = self.plan.container is not None and self.plan.container.isolated
+        return container_environment(self.region, environment, isolated=isolated)
+
     def spawn(self, code_dir: Path, program: str, environment: dict[str, str]) -> None:
-        env = container_environment(self.region, environment)
+        env = self.server_environment(environment)
         # One BLAS thread per worker: the workers are forked processes, and 2 cores are shared by everything.
         env.setdefault("OMP_NUM_THREADS", "1")
         env.setdefault("OPENBLAS_NUM_THREADS", "1")
