@@ -119,10 +119,16 @@ def _version_tag(tags: dict[str, str], key: str) -> int | None:
 def _ensure_model(clients: AwsClients, config: Config, version: Any, role_arn: str) -> str:
     sagemaker = clients.client("sagemaker")
     name = f"{config.names(clients.account_id).prefix}-v{version.number}"
+    wanted = _model_settings(role_arn, config.network.isolation, vpc_config(config))
     found = get_or_none(f"describing model {name}", _NOT_FOUND, sagemaker.describe_model, ModelName=name)
-    if found is not None and found.get("ExecutionRoleArn") != role_arn:
-        # a model's role cannot change: one made with another role gets a sibling named after the role
-        name = f"{name}-{_digest(role_arn)}"
+    made = found and _model_settings(
+        found.get("ExecutionRoleArn"), bool(found.get("EnableNetworkIsolation")), found.get("VpcConfig")
+    )
+    if made and made != wanted:
+        # a model's role, network isolation and VPC cannot change: one made otherwise gets a sibling named after
+        # them (after the role alone while the others are the defaults, as siblings were named before)
+        plain = not config.network.isolation and wanted["vpc"] is None
+        name = f"{name}-{_digest(role_arn if plain else wanted)}"
         found = get_or_none(f"describing model {name}", _NOT_FOUND, sagemaker.describe_model, ModelName=name)
     if found is None:
         request: dict[str, Any] = {
@@ -137,6 +143,13 @@ def _ensure_model(clients: AwsClients, config: Config, version: Any, role_arn: s
         with aws_errors(f"creating model {name}"):
             sagemaker.create_model(**request)
     return name
+
+
+def _model_settings(role_arn: Any, isolated: bool, vpc: dict[str, Any] | None) -> dict[str, Any]:
+    """What CreateModel fixes for the model's life, in one comparable shape (lists in any order)."""
+    subnets = sorted((vpc or {}).get("Subnets") or [])
+    groups = sorted((vpc or {}).get("SecurityGroupIds") or [])
+    return {"role": role_arn, "isolated": isolated, "vpc": {"subnets": subnets, "groups": groups} if vpc else None}
 
 
 def _endpoint_config_request(clients: AwsClients, config: Config, model: str, version: int) -> dict[str, Any]:

@@ -736,12 +736,25 @@ def test_an_isolated_model_cannot_fetch_its_code_from_s3(emulated_models: Any, t
 
 
 def test_deploy_creates_the_model_with_the_configs_network_isolation(emulated_models: Any, clients: AwsClients) -> None:
+    """Isolation (like the role and the VPC) cannot change on a model: turning it on gives a new, isolated model."""
     from mlops_cli.services import deploy
 
     package = f"arn:aws:sagemaker:eu-west-1:{ACCOUNT}:model-package/churn/1"
     version = types.SimpleNamespace(number=1, arn=package)
     role = f"arn:aws:iam::{ACCOUNT}:role/churn-local-sagemaker-serving"
-    for isolation in (True, False):
-        config = make_config(f"network.isolation={str(isolation).lower()}", f"project=iso{int(isolation)}")
-        name = deploy._ensure_model(clients, config, version, role)
-        assert emulated_models.describe_model(ModelName=name)["EnableNetworkIsolation"] is isolation
+
+    def model(*overrides: str) -> dict[str, Any]:
+        name = deploy._ensure_model(clients, make_config(*overrides), version, role)
+        return {"ModelName": name, **emulated_models.describe_model(ModelName=name)}
+
+    connected = model()
+    assert (connected["ModelName"], connected["EnableNetworkIsolation"]) == ("churn-local-v1", False)
+    isolated = model("network.isolation=true")
+    assert isolated["EnableNetworkIsolation"] is True and isolated["ModelName"] != "churn-local-v1"
+    assert model("network.isolation=true")["ModelName"] == isolated["ModelName"]  # found again, not made again
+    assert model()["ModelName"] == "churn-local-v1"
+    in_vpc = model("network.vpc={subnet_ids: [subnet-2, subnet-1], security_group_ids: [sg-1]}")
+    assert in_vpc["VpcConfig"]["Subnets"] == ["subnet-2", "subnet-1"]
+    assert in_vpc["ModelName"] not in ("churn-local-v1", isolated["ModelName"])
+    same_vpc = model("network.vpc={subnet_ids: [subnet-1, subnet-2], security_group_ids: [sg-1]}")
+    assert same_vpc["ModelName"] == in_vpc["ModelName"]  # the same subnets in another order: the same model
