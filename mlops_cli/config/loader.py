@@ -3,9 +3,9 @@ validation. Every problem is collected and reported at once, each with file, lin
 
 A config comes from a file someone else may have written, so reading it is bounded: only regular files, at most
 1 MB, UTF-8, one YAML document, nested at most 32 levels, at most 20,000 keys and values, no anchors or aliases,
-keys that are text, no numbers YAML 1.1 would misread, no control characters. What breaks a rule is refused with
-the rule, before anything costly is built, and before any AWS call; `${VAR}` values and `--set` values are held to
-the same rules."""
+keys that are text, no numbers or dates YAML 1.1 would misread, no control characters. What breaks a rule is refused
+with the rule, before anything costly is built, and before any AWS call; `${VAR}` values and `--set` values are held
+to the same rules."""
 
 from __future__ import annotations
 
@@ -47,8 +47,11 @@ _MAX_MESSAGE_CHARS = 500
 # text display in another order than it reads.
 _BAD_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _PLAIN_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")}
-_STR_TAG, _INT_TAG, _FLOAT_TAG = (f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float"))
+_STR_TAG, _INT_TAG, _FLOAT_TAG, _TIMESTAMP_TAG = (
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "timestamp")
+)
 _LEADING_ZERO = re.compile(r"[-+]?0[0-9_]")
+_DATE_START = re.compile(r"[0-9]{4}-")  # every YAML 1.1 timestamp starts so
 # libyaml's parser when PyYAML was built with it (5 to 10 times faster), else the pure-Python one; same events.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -338,9 +341,14 @@ def _check_node(loader: Any, event: yaml.NodeEvent, line: int, here: Any) -> Non
     value = event.value
     if value == "<<" and tag is None and event.implicit[0]:
         raise _Refused(line, here(), f"the merge key <<: {_NO_ANCHORS}")
-    if not (len(value) > _MAX_NUMBER_CHARS or ":" in value or _LEADING_ZERO.match(value)):
+    if not (len(value) > _MAX_NUMBER_CHARS or ":" in value or _LEADING_ZERO.match(value) or _DATE_START.match(value)):
         return  # the usual case, decided without resolving the type
     resolved = tag if tag not in (None, "!") else loader.resolve(yaml.ScalarNode, value, event.implicit)
+    if resolved == _TIMESTAMP_TAG:
+        # No setting takes a date, and building one crashes on 2024-13-45. The timestamp pattern bounds the value
+        # to a few dozen digits, dashes, colons and spaces, so it is shown as it is.
+        kind = "a date" if len(value) == 10 else "a date and time"
+        raise _Refused(line, here(), f"YAML reads {value} as {kind}: quote it ('{value}')")
     if resolved not in (_INT_TAG, _FLOAT_TAG):
         return
     if len(value) > _MAX_NUMBER_CHARS:

@@ -252,7 +252,7 @@ def test_too_many_values_split_across_files_and_set_values(tmp_path: Path, capsy
 
 @pytest.mark.parametrize(
     ("yaml_text", "kind"),
-    [("on: x", "bool"), ("1: x", "int"), ("~: x", "null"), ("2024-01-01: x", "timestamp"), ("1.5: x", "float")],
+    [("on: x", "bool"), ("1: x", "int"), ("~: x", "null"), ("1.5: x", "float")],  # dates: a rule of their own
 )
 def test_keys_that_yaml_does_not_read_as_text(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], yaml_text: str, kind: str
@@ -290,6 +290,32 @@ def test_numbers_yaml_misreads_are_refused_not_guessed(
     path = write(tmp_path, MINIMAL + f"storage:\n  log_retention_days: {value}\n")
     assert f"{path}:14 storage.log_retention_days: {message}" in refused(capsys, path)
     assert run(["config", "validate", "-c", str(write(tmp_path, MINIMAL + "tags:\n  at: '1:30'\n"))]) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "kind"),
+    [
+        ("2024-01-01", "a date"),
+        ("2024-1-1 10:00:00", "a date and time"),
+        ("2024-01-01T10:00:00.5Z", "a date and time"),
+        ("2024-13-45", "a date"),  # building this date would crash
+    ],
+)
+def test_dates_yaml_reads_are_refused_with_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], value: str, kind: str
+) -> None:
+    expected = f"YAML reads {value} as {kind}: quote it ('{value}')"
+    text = MINIMAL.replace("project: churn", f"project: {value}")
+    assert f"c.yaml:1 project: {expected}" in refused(capsys, write(tmp_path, text))
+    # wherever it stands: a value of any type, a key, a --set value
+    path = write(tmp_path, MINIMAL + f"storage:\n  log_retention_days: {value}\n")
+    assert f"c.yaml:14 storage.log_retention_days: {expected}" in refused(capsys, path)
+    path = write(tmp_path, MINIMAL + f"tags:\n  {value}: x\n")
+    assert f"c.yaml:14 tags.{value}: {expected}" in refused(capsys, path)
+    err = refused(capsys, write(tmp_path, MINIMAL), "--set", f"tags.made={value}")
+    assert f"--set tags.made tags.made: {expected}" in err
+    quoted = MINIMAL + f"tags:\n  made: '{value}'\n"
+    assert run(["config", "validate", "-c", str(write(tmp_path, quoted))]) == 0
 
 
 def test_a_merge_key_without_an_alias(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
