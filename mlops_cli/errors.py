@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 
 class MlopsError(Exception):
     """Base error: a message that says what failed, why, and what to do next."""
@@ -42,14 +45,39 @@ class UsageError(MlopsError):
     exit_code = 2
 
 
-class ConfigError(UsageError):
-    """The configuration is invalid. Holds every problem found, each with file, line and field."""
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a config: where it is and the rule it breaks. `file` is the config file, or `--set <key>` for
+    an override; `line` is 1-based (None when the problem is about the whole file or an override); `field` is the
+    dotted setting (None when the problem is not about one setting)."""
 
-    def __init__(self, problems: list[str], *, hint: str | None = None, total: int | None = None) -> None:
-        self.problems = problems
-        count = len(problems) if total is None else total  # `total` when only the first problems are listed
-        noun = "problem" if count == 1 else "problems"
-        super().__init__(f"invalid configuration ({count:,} {noun}):\n  " + "\n  ".join(problems), hint=hint)
+    file: str | None
+    line: int | None
+    field: str | None
+    message: str
+
+    def __str__(self) -> str:  # `file:line field: message`, the form people and editors read
+        where = f"{self.file or ''}{f':{self.line}' if self.line else ''}"
+        if self.field:
+            return f"{where} {self.field}: {self.message}".lstrip()
+        if not where:
+            return self.message
+        return f"{where} {self.message}" if self.line else f"{where}: {self.message}"
+
+
+class ConfigError(UsageError):
+    """The configuration is invalid. Holds every problem found, each with file, line and field: `details` as
+    `Problem`s (the JSON error lists them), `problems` as the lines of the message."""
+
+    def __init__(self, problems: Sequence[Problem | str], *, hint: str | None = None, total: int | None = None) -> None:
+        self.details = [p if isinstance(p, Problem) else Problem(None, None, None, p) for p in problems]
+        self.problems = [str(problem) for problem in self.details]
+        self.total = len(self.details) if total is None else total  # `total` when only the first ones are listed
+        lines = list(self.problems)
+        if self.total > len(lines):
+            lines.append(f"... {self.total - len(lines):,} more problems not shown (fix the ones above first)")
+        noun = "problem" if self.total == 1 else "problems"
+        super().__init__(f"invalid configuration ({self.total:,} {noun}):\n  " + "\n  ".join(lines), hint=hint)
 
 
 class PreconditionFailed(MlopsError):

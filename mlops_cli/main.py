@@ -23,7 +23,7 @@ from mlops_cli.commands import (
     train_cmd,
 )
 from mlops_cli.commands.common import COMMON_PARAMETERS, options_from
-from mlops_cli.errors import Interrupted, MlopsError
+from mlops_cli.errors import ConfigError, Interrupted, MlopsError
 
 INTERRUPTED = "Interrupted."
 INTERRUPTED_HINT = "Running the command again continues where it stopped."
@@ -118,7 +118,11 @@ def _report(exc: BaseException, code: int, json_mode: bool, verbose: bool) -> No
         message = f"unexpected {type(exc).__name__}: {exc}"
         out.error(f"{message.replace('[', chr(92) + '[')} (this is a bug in mlops; please report it)")
     if json_mode:
-        out.result({"error": {"exit_code": code, "type": type(exc).__name__, "message": str(exc)}})
+        error: dict[str, Any] = {"exit_code": code, "type": type(exc).__name__, "message": str(exc)}
+        if isinstance(exc, ConfigError):  # a script reads each problem's place without parsing the message
+            error["problems"] = exc.details
+            error["problem_count"] = exc.total
+        out.result({"error": error})
 
 
 app = MlopsApp(

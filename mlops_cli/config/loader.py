@@ -9,6 +9,7 @@ to the same rules."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import stat
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 
 from mlops_cli.config.masking import MASK, is_secret
 from mlops_cli.config.models import Config, bounds_rule
-from mlops_cli.errors import ConfigError
+from mlops_cli.errors import ConfigError, Problem
 
 Location = tuple[str, int]  # (file, 1-based line; 0 for a --set override)
 KeyPath = tuple[str | int, ...]
@@ -42,6 +43,7 @@ _MAX_NUMBER_CHARS = 100
 # Past this many problems the rest are consequences or repetitions; printing a million lines helps nobody.
 _MAX_PROBLEMS = 50
 _MAX_MESSAGE_CHARS = 500
+_MAX_NAME_CHARS = 200  # of a file name or a field path in a message
 # Control characters (tab and line breaks aside), unpaired surrogates and the bidirectional overrides: they cannot
 # be shown, written to a file name or sent to AWS, in a message they could drive the terminal, and an override makes
 # text display in another order than it reads.
@@ -89,7 +91,7 @@ class _Refused(Exception):
 def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedConfig:
     """Read, resolve and validate a config. Raises ConfigError (exit 2) listing every problem."""
     path = Path(path)
-    problems: list[str] = []
+    problems: list[Problem] = []
     budget = _Budget()
     doc = _read_with_extends(path, problems, budget, chain=())
     if doc is None:
@@ -106,19 +108,30 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
         config = Config.model_validate(doc.data)
     except ValidationError as exc:
         described = [_describe(err, doc, path) for err in exc.errors()]
-        raise _config_error([text for _, text in sorted(described, key=lambda item: item[0])]) from None
+        raise _config_error([problem for _, problem in sorted(described, key=lambda item: item[0])]) from None
     return LoadedConfig(config=config, path=path, raw=doc.data, locations=doc.locations)
 
 
-def _config_error(problems: list[str]) -> ConfigError:
-    shown = [_clip(problem) for problem in problems[:_MAX_PROBLEMS]]
-    if len(problems) > _MAX_PROBLEMS:
-        shown.append(f"... {len(problems) - _MAX_PROBLEMS:,} more problems not shown (fix the ones above first)")
+def _config_error(problems: list[Problem]) -> ConfigError:
+    shown = [
+        Problem(
+            _clip(p.file, _MAX_NAME_CHARS) if p.file else p.file,
+            p.line,
+            _clip(p.field, _MAX_NAME_CHARS) if p.field else p.field,
+            _clip(p.message),
+        )
+        for p in problems[:_MAX_PROBLEMS]
+    ]
     return ConfigError(shown, total=len(problems))
 
 
+def _at(location: Location, field: str | None, message: str) -> Problem:
+    """A problem at a location: line 0 (a --set override) is no line."""
+    return Problem(_printable(location[0]), location[1] or None, field, message)
+
+
 def _read_with_extends(
-    path: Path, problems: list[str], budget: _Budget, chain: tuple[Path, ...], named_by: str = ""
+    path: Path, problems: list[Problem], budget: _Budget, chain: tuple[Path, ...], named_by: str = ""
 ) -> _Document | None:
     doc = _read_yaml(path, problems, budget, named_by)
     if doc is None:
@@ -126,18 +139,19 @@ def _read_with_extends(
     base_name = doc.data.get("extends")
     if base_name is None:
         return doc
-    where = _fmt(doc.locations.get(("extends",), (str(path), 1)))
+    location = doc.locations.get(("extends",), (str(path), 1))
+    where = _fmt(location)
     if not isinstance(base_name, str) or not base_name.strip():
-        problems.append(f"{where} extends: must be the path of the base config file")
+        problems.append(_at(location, "extends", "must be the path of the base config file"))
         return None
     chain = (*chain, _absolute(path))
     base_path = _absolute(path.parent / base_name)
     if base_path in chain:
         cycle = " -> ".join(_printable(str(p)) for p in (*chain[chain.index(base_path) :], base_path))
-        problems.append(f"{where} extends: the files extend each other in a cycle ({cycle})")
+        problems.append(_at(location, "extends", f"the files extend each other in a cycle ({cycle})"))
         return None
     if len(chain) > _MAX_EXTENDS_DEPTH:
-        problems.append(f"{where} extends: more than {_MAX_EXTENDS_DEPTH} levels of base files")
+        problems.append(_at(location, "extends", f"more than {_MAX_EXTENDS_DEPTH} levels of base files"))
         return None
     base = _read_with_extends(base_path, problems, budget, chain, named_by=f"extends: at {where}")
     if base is None:
@@ -154,7 +168,7 @@ def _absolute(path: Path) -> Path:
         return Path(os.path.abspath(path))
 
 
-def _read_yaml(path: Path, problems: list[str], budget: _Budget, named_by: str = "") -> _Document | None:
+def _read_yaml(path: Path, problems: list[Problem], budget: _Budget, named_by: str = "") -> _Document | None:
     name = _printable(str(path))
     text = _read_text(path, name, named_by, problems)
     if text is None:
@@ -162,27 +176,28 @@ def _read_yaml(path: Path, problems: list[str], budget: _Budget, named_by: str =
     try:
         node, data = _parse(text, MAX_DEPTH, budget)
     except _Refused as refused:
-        problems.append(f"{name}:{refused.line} {refused.field + ': ' if refused.field else ''}{refused.message}")
+        problems.append(Problem(name, refused.line, refused.field or None, refused.message))
         return None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
-        problems.append(f"{name}:{line} invalid YAML: {_printable(str(exc.problem or exc.context))}")
+        problems.append(Problem(name, line, None, f"invalid YAML: {_printable(str(exc.problem or exc.context))}"))
         return None
     except yaml.reader.ReaderError as exc:
-        problems.append(f"{name}:{_reader_line(text, exc)} invalid YAML: {exc.reason} (character 0x{exc.character:x})")
+        reason = f"invalid YAML: {exc.reason} (character 0x{exc.character:x})"
+        problems.append(Problem(name, _reader_line(text, exc), None, reason))
         return None
     except yaml.YAMLError as exc:
-        problems.append(f"{name}: invalid YAML: {_printable(str(exc))}")
+        problems.append(Problem(name, None, None, f"invalid YAML: {_printable(str(exc))}"))
         return None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        problems.append(f"{name}:1 the file must hold a mapping of settings, not {type(data).__name__}")
+        problems.append(Problem(name, 1, None, f"the file must hold a mapping of settings, not {type(data).__name__}"))
         return None
     locations: dict[KeyPath, Location] = {}
     if node is not None:
-        found: list[str] = []
+        found: list[Problem] = []
         _record_lines(node, (), name, locations, found)
         if found:  # duplicate keys (YAML would keep the last one, dropping settings) or keys that are not text
             problems.extend(found)
@@ -190,16 +205,16 @@ def _read_yaml(path: Path, problems: list[str], budget: _Budget, named_by: str =
     return _Document(data, locations)
 
 
-def _read_text(path: Path, name: str, named_by: str, problems: list[str]) -> str | None:
+def _read_text(path: Path, name: str, named_by: str, problems: list[Problem]) -> str | None:
     """The file's text: a regular file of at most MAX_CONFIG_BYTES, in UTF-8. Never blocks, never reads unbounded."""
     problems_before = len(problems)
     text = _read_bytes_as_text(path, name, problems)
     if named_by and len(problems) > problems_before:  # the base file of another: say which one names it
-        problems[-1] += f" (named by {named_by})"
+        problems[-1] = dataclasses.replace(problems[-1], message=f"{problems[-1].message} (named by {named_by})")
     return text
 
 
-def _read_bytes_as_text(path: Path, name: str, problems: list[str]) -> str | None:
+def _read_bytes_as_text(path: Path, name: str, problems: list[Problem]) -> str | None:
     # The type is checked before opening, since opening a device can act (a tape rewinds, a watchdog arms), and
     # again on the open descriptor, in case the file was swapped in between. O_NONBLOCK: opening a FIFO would
     # otherwise wait for a writer forever; O_NOCTTY: a terminal never becomes this process's controlling one.
@@ -208,22 +223,22 @@ def _read_bytes_as_text(path: Path, name: str, problems: list[str]) -> str | Non
     try:
         mode = os.stat(path).st_mode
         if not stat.S_ISREG(mode):
-            problems.append(f"{name}: {_file_kind(mode)}, not a config file")
+            problems.append(Problem(name, None, None, f"{_file_kind(mode)}, not a config file"))
             return None
         fd = os.open(path, flags)
     except FileNotFoundError:
-        problems.append(f"{name}: no such config file")
+        problems.append(Problem(name, None, None, "no such config file"))
         return None
     except OSError as exc:
-        problems.append(f"{name}: cannot read ({exc.strerror})")
+        problems.append(Problem(name, None, None, f"cannot read ({exc.strerror})"))
         return None
     except ValueError:  # a NUL character in the name
-        problems.append(f"{name}: not a valid file name")
+        problems.append(Problem(name, None, None, "not a valid file name"))
         return None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            problems.append(f"{name}: {_file_kind(mode)}, not a config file")
+            problems.append(Problem(name, None, None, f"{_file_kind(mode)}, not a config file"))
             return None
         chunks, size = [], 0
         while size <= MAX_CONFIG_BYTES and (chunk := os.read(fd, MAX_CONFIG_BYTES + 1 - size)):
@@ -231,21 +246,25 @@ def _read_bytes_as_text(path: Path, name: str, problems: list[str]) -> str | Non
             size += len(chunk)
         data = b"".join(chunks)
     except OSError as exc:
-        problems.append(f"{name}: cannot read ({exc.strerror})")
+        problems.append(Problem(name, None, None, f"cannot read ({exc.strerror})"))
         return None
     finally:
         os.close(fd)
     if len(data) > MAX_CONFIG_BYTES:
-        problems.append(f"{name}: larger than {MAX_CONFIG_BYTES:,} bytes; a config file is at most 1 MB")
+        problems.append(
+            Problem(name, None, None, f"larger than {MAX_CONFIG_BYTES:,} bytes; a config file is at most 1 MB")
+        )
         return None
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        problems.append(f"{name}:1 the file is UTF-16 text; save it as UTF-8")
+        problems.append(Problem(name, 1, None, "the file is UTF-16 text; save it as UTF-8"))
         return None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        problems.append(f"{name}:{line} not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8")
+        problems.append(
+            Problem(name, line, None, f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8")
+        )
         return None
 
 
@@ -367,7 +386,9 @@ _NO_ANCHORS = "YAML anchors and aliases are not accepted in a config (share sett
 _PLAIN_VALUES = "a config holds text, numbers, booleans, null, lists and mappings"
 
 
-def _record_lines(node: yaml.Node, prefix: KeyPath, file: str, out: dict[KeyPath, Location], found: list[str]) -> None:
+def _record_lines(
+    node: yaml.Node, prefix: KeyPath, file: str, out: dict[KeyPath, Location], found: list[Problem]
+) -> None:
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key = (*prefix, str(key_node.value))
@@ -375,11 +396,12 @@ def _record_lines(node: yaml.Node, prefix: KeyPath, file: str, out: dict[KeyPath
             if key_node.tag != _STR_TAG:
                 # YAML 1.1 reads `on`, `yes`, `1`, `~` as a boolean, a number, null: never what a setting means
                 kind = key_node.tag.rsplit(":", 1)[-1]
-                found.append(f"{file}:{line} {_dotted(key)}: this key is read by YAML as {kind}, not text; quote it")
-            elif key in out:
                 found.append(
-                    f"{file}:{line} {_dotted(key)}: duplicate key (first at line {out[key][1]}); merge the two"
+                    Problem(file, line, _dotted(key), f"this key is read by YAML as {kind}, not text; quote it")
                 )
+            elif key in out:
+                duplicate = f"duplicate key (first at line {out[key][1]}); merge the two"
+                found.append(Problem(file, line, _dotted(key), duplicate))
             out[key] = (file, line)
             _record_lines(value_node, key, file, out, found)
     elif isinstance(node, yaml.SequenceNode):
@@ -400,7 +422,7 @@ def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def _interpolate(doc: _Document, problems: list[str]) -> None:
+def _interpolate(doc: _Document, problems: list[Problem]) -> None:
     # What the environment adds counts against the same 1 MB as the file: a variable is not a way around the cap
     # (one huge value used in every field would be).
     budget = [MAX_CONFIG_BYTES]
@@ -421,19 +443,20 @@ def _interpolate(doc: _Document, problems: list[str]) -> None:
             if env_value is not None and (env_value != "" or default is None):
                 budget[0] -= len(env_value)
                 if budget[0] < 0:
-                    where = _fmt(_nearest(doc.locations, key_path))
                     problems.append(
-                        f"{where} {_dotted(key_path)}: environment variable {name} takes the config past "
-                        f"{MAX_CONFIG_BYTES:,} characters once substituted (a config is at most 1 MB)"
+                        _at(
+                            _nearest(doc.locations, key_path),
+                            _dotted(key_path),
+                            f"environment variable {name} takes the config past {MAX_CONFIG_BYTES:,} characters "
+                            "once substituted (a config is at most 1 MB)",
+                        )
                     )
                     return ""
                 return env_value
             if default is not None:
                 return default
-            where = _fmt(_nearest(doc.locations, key_path))
-            problems.append(
-                f"{where} {_dotted(key_path)}: environment variable {name} is not set (use ${{{name}:-default}})"
-            )
+            unset = f"environment variable {name} is not set (use ${{{name}:-default}})"
+            problems.append(_at(_nearest(doc.locations, key_path), _dotted(key_path), unset))
             return ""
 
         return _VAR.sub(replace, value)
@@ -441,19 +464,20 @@ def _interpolate(doc: _Document, problems: list[str]) -> None:
     doc.data = substitute(doc.data, ())
 
 
-def _apply_override(doc: _Document, override: str, problems: list[str], budget: _Budget) -> None:
+def _apply_override(doc: _Document, override: str, problems: list[Problem], budget: _Budget) -> None:
     key, sep, raw_value = override.partition("=")
     shown = _printable(_clip(override, 100))
     shown_key = _printable(_clip(key, 100))
     parts = key.split(".")
     if not sep or not key or any(not part for part in parts):
-        problems.append(f"--set {shown}: expected key.path=value")
+        problems.append(Problem(f"--set {shown}", None, None, "expected key.path=value"))
         return
     if len(parts) > MAX_DEPTH:
-        problems.append(f"--set {shown}: the key path is more than {MAX_DEPTH} levels deep")
+        problems.append(Problem(f"--set {shown}", None, None, f"the key path is more than {MAX_DEPTH} levels deep"))
         return
     if len(raw_value) > MAX_CONFIG_BYTES:
-        problems.append(f"--set {shown_key} {shown_key}: the value is longer than {MAX_CONFIG_BYTES:,} characters")
+        longer = f"the value is longer than {MAX_CONFIG_BYTES:,} characters"
+        problems.append(Problem(f"--set {shown_key}", None, shown_key, longer))
         return
     value: Any = ""
     if raw_value:
@@ -461,12 +485,13 @@ def _apply_override(doc: _Document, override: str, problems: list[str], budget: 
             value = _parse(raw_value, MAX_DEPTH - len(parts), budget)[1]
         except _Refused as refused:
             field_path = f"{shown_key}.{refused.field}" if refused.field else shown_key
-            problems.append(f"--set {shown_key} {field_path}: {refused.message}")
+            problems.append(Problem(f"--set {shown_key}", None, field_path, refused.message))
             return
         except yaml.YAMLError as exc:
             if raw_value.lstrip().startswith(("[", "{")):  # meant as a list or a mapping: say what is wrong
                 reason = exc.problem if isinstance(exc, yaml.MarkedYAMLError) else None
-                problems.append(f"--set {shown_key} {shown_key}: invalid YAML: {_printable(str(reason or exc))}")
+                invalid = f"invalid YAML: {_printable(str(reason or exc))}"
+                problems.append(Problem(f"--set {shown_key}", None, shown_key, invalid))
                 return
             value = raw_value  # otherwise the text as given (`--set tags.note=50% off`)
     node: Any = doc.data
@@ -475,7 +500,7 @@ def _apply_override(doc: _Document, override: str, problems: list[str], budget: 
         if child is None:
             child = node[part] = {}
         if not isinstance(child, dict):
-            problems.append(f"--set {shown}: '{_printable(part)}' is not a mapping")
+            problems.append(Problem(f"--set {shown}", None, None, f"'{_printable(part)}' is not a mapping"))
             return
         node = child
     node[parts[-1]] = value
@@ -490,7 +515,7 @@ def _default_region_from_env(doc: _Document) -> None:
             aws["region"] = region
 
 
-def _check_text(doc: _Document, problems: list[str]) -> None:
+def _check_text(doc: _Document, problems: list[Problem]) -> None:
     """Every key and text value, wherever it came from (file, variable, --set), holds only printable text."""
 
     def check(value: Any, key_path: KeyPath) -> None:
@@ -506,8 +531,8 @@ def _check_text(doc: _Document, problems: list[str]) -> None:
             problem(key_path, f"holds {_describe_char(bad.group())} at character {bad.start() + 1}")
 
     def problem(key_path: KeyPath, message: str) -> None:
-        where = _fmt(_nearest(doc.locations, key_path, default=("<config>", 1)))
-        problems.append(f"{where} {_dotted(key_path)}: {message}; text may not hold control characters")
+        location = _nearest(doc.locations, key_path, default=("<config>", 1))
+        problems.append(_at(location, _dotted(key_path), f"{message}; text may not hold control characters"))
 
     check(doc.data, ())
 
@@ -524,7 +549,7 @@ def _describe_char(char: str) -> str:
 _BOUND_ERRORS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal", "finite_number")
 
 
-def _describe(error: Any, doc: _Document, path: Path) -> tuple[Location, str]:
+def _describe(error: Any, doc: _Document, path: Path) -> tuple[Location, Problem]:
     """The problem as `file:line field: rule`, and its location (problems are listed in file order)."""
     field_path = _field_path(tuple(error["loc"]), doc.data)
     message = error["msg"].removeprefix("Value error, ")
@@ -560,7 +585,7 @@ def _describe(error: Any, doc: _Document, path: Path) -> tuple[Location, str]:
             message += f" (not {given})"
     if secret:
         message = _without_secret(message, error.get("input"))
-    return location, f"{_fmt(location)} {_dotted(field_path)}: {message}"
+    return location, _at(location, _dotted(field_path), message)
 
 
 def _without_secret(message: str, value: Any) -> str:

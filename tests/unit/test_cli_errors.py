@@ -56,6 +56,47 @@ def test_json_error_on_stdout(tmp_path: Path, aws_calls: list[str], capsys: pyte
     assert error["exit_code"] == 2 and error["type"] == "ConfigError"
 
 
+def test_json_error_lists_each_config_problem_with_its_place(
+    tmp_path: Path, aws_calls: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(MINIMAL + "storage:\n  encryptoin: kms\n  access_logging: maybe\n")
+    assert run(["storage", "status", "--json", "-c", str(path)]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert [(p["file"], p["line"], p["field"]) for p in error["problems"]] == [
+        (str(path), 14, "storage.encryptoin"),
+        (str(path), 15, "storage.access_logging"),
+    ]
+    assert error["problems"][0]["message"].startswith("unknown setting 'encryptoin'")
+    assert error["problems"][1]["message"].startswith("must be a valid boolean")
+    assert error["problem_count"] == 2
+    # a problem of the file as a whole has no field; one of an override is placed at the override
+    assert run(["config", "validate", "--json", "-c", str(tmp_path / "absent.yaml")]) == 2
+    [problem] = json.loads(capsys.readouterr().out)["error"]["problems"]
+    assert problem == {
+        "file": str(tmp_path / "absent.yaml"),
+        "line": None,
+        "field": None,
+        "message": "no such config file",
+    }
+    assert run(["config", "validate", "--json", "-c", str(path), "--set", "tags.team=[1"]) == 2
+    [problem] = json.loads(capsys.readouterr().out)["error"]["problems"]
+    assert (problem["file"], problem["line"], problem["field"]) == ("--set tags.team", None, "tags.team")
+    assert problem["message"].startswith("invalid YAML")
+    assert aws_calls == []
+
+
+def test_json_error_lists_the_problems_shown_and_counts_them_all(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(MINIMAL + "".join(f"bogus{i}: 1\n" for i in range(60)))
+    assert run(["config", "validate", "--json", "-c", str(path)]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert error["problem_count"] == 60
+    assert [p["field"] for p in error["problems"]] == [f"bogus{i}" for i in range(50)]
+
+
 def test_no_config_is_a_usage_error(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("MLOPS_CONFIG", raising=False)
     assert run(["storage", "status"]) == 2
