@@ -110,3 +110,33 @@ def test_a_missing_project_key_is_a_precondition_that_names_storage_init(clients
         control.write()
     assert raised.value.exit_code == 3 and "mlops storage init" in str(raised.value)
     assert "/aws/lambda/x" not in _groups(clients)
+
+
+def test_jobs_and_an_endpoint_logging_into_the_groups_leave_storage_unchanged(
+    clients: AwsClients, config: Config
+) -> None:
+    """What a pipeline run does to SageMaker's groups between two `storage init`s, as the emulator does it: jobs and
+    the endpoint's server create their streams (and would create a missing group) and write to them."""
+    import time
+
+    from mlops_cli.emulator.jobs.logs import PROCESSING_GROUP, TRAINING_GROUP, JobLog
+    from mlops_cli.emulator.serving.logs import LogStream
+    from mlops_cli.services.storage.stack import init_storage
+
+    init_storage(clients, config)
+    logs = clients.client("logs")
+    for group in (PROCESSING_GROUP, TRAINING_GROUP):
+        job = JobLog(logs, group, "churn-local-job", ["algo-1", "algo-2"], time.time())
+        job.write("algo-1", "validation:auc=0.9")
+        job.close()
+        events = logs.get_log_events(logGroupName=group, logStreamName=job.streams["algo-1"])["events"]
+        assert [e["message"] for e in events] == ["validation:auc=0.9"]
+    server = LogStream(logs, "/aws/sagemaker/Endpoints/churn-local", "AllTraffic/i-0123")
+    server.open()
+    server.write("model loaded")
+    server.close()
+
+    clients.call_log.calls.clear()
+    again = init_storage(clients, config)
+    assert {c.action for c in again.controls} == {Action.UNCHANGED}
+    assert not clients.call_log.writes(), clients.call_log.writes()
