@@ -272,6 +272,45 @@ def test_grid_walks_the_categorical_product_then_ends() -> None:
         sampling.Sampler(INTEGER, "Grid", seed="g")
 
 
+def grid_tuning_request(max_jobs: int | None) -> dict[str, Any]:
+    limits = {"MaxParallelTrainingJobs": 2, **({} if max_jobs is None else {"MaxNumberOfTrainingJobs": max_jobs})}
+    ranges = {"CategoricalParameterRanges": [{"Name": "a", "Values": ["x", "y"]}, {"Name": "b", "Values": list("123")}]}
+    metric = "validation:auc"
+    return {
+        "HyperParameterTuningJobName": f"grid-{max_jobs}",
+        "HyperParameterTuningJobConfig": {
+            "Strategy": "Grid",
+            "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": metric},
+            "ResourceLimits": limits,
+            "ParameterRanges": ranges,
+        },
+        "TrainingJobDefinition": {
+            "AlgorithmSpecification": {"MetricDefinitions": [{"Name": metric, "Regex": "auc=([0-9.]+)"}]}
+        },
+    }
+
+
+@pytest.mark.parametrize("max_jobs", [1, 4, 7, 20])
+def test_grid_tuning_refuses_a_job_limit_other_than_the_grids_size(max_jobs: int) -> None:
+    from moto.sagemaker.exceptions import ValidationError
+
+    from mlops_cli.emulator.jobs.backend import JobsBackend
+
+    backend = JobsBackend("eu-west-1", "123456789012")
+    # SageMaker refuses the request; it does not run min(limit, grid) trials
+    with pytest.raises(ValidationError, match=rf"MaxNumberOfTrainingJobs \({max_jobs}\) must equal .* \(6\)"):
+        backend.start_tuning_job(grid_tuning_request(max_jobs))
+    assert backend.hyper_parameter_tuning_jobs == {} and backend.job_runs == {}
+
+
+@pytest.mark.parametrize("max_jobs", [None, 6])
+def test_grid_tuning_runs_every_combination_when_the_limit_is_left_out_or_equal(max_jobs: int | None) -> None:
+    request = grid_tuning_request(max_jobs)
+    config = request["HyperParameterTuningJobConfig"]
+    grid = sampling.Sampler(config["ParameterRanges"], "Grid", seed="g")
+    assert tuning.trials_to_run(config, grid) == 6
+
+
 @pytest.mark.parametrize(
     "ranges",
     [

@@ -292,9 +292,11 @@ def _sampler(name: str, config: dict[str, Any], definition: dict[str, Any]) -> S
             f"MetricDefinitions ({metrics})."
         )
     try:
-        return Sampler(tuning.ranges_of(config, definition), strategy, seed=name)
+        sampler = Sampler(tuning.ranges_of(config, definition), strategy, seed=name)
     except (ValueError, KeyError) as exc:
         raise ValidationError(f"Invalid ParameterRanges: {exc}") from exc
+    tuning.trials_to_run(config, sampler)  # refuses a Grid limit other than the grid's size
+    return sampler
 
 
 def _listed(summaries: list[dict[str, Any]], request: dict[str, Any], **how: Any) -> dict[str, Any]:

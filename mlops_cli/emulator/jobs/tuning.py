@@ -144,6 +144,24 @@ def best_trial(trials: list[Trial], objective: Objective) -> Trial | None:
     return best
 
 
+def trials_to_run(config: dict[str, Any], sampler: Sampler) -> int:
+    """How many trials the tuning job runs, with the check CreateHyperParameterTuningJob makes on
+    ResourceLimits.MaxNumberOfTrainingJobs. Grid runs every combination of its categorical ranges, so SageMaker
+    takes the grid's size when the limit is left out and refuses a limit of any other value (not the smaller of
+    the two). Raises ValidationError."""
+    wanted = (config.get("ResourceLimits") or {}).get("MaxNumberOfTrainingJobs")
+    grid = sampler.grid_size
+    if grid is None:
+        return int(wanted or 1)
+    if wanted is not None and wanted != grid:
+        raise ValidationError(
+            f"With the Grid strategy, MaxNumberOfTrainingJobs ({wanted}) must equal the number of distinct "
+            f"combinations of the categorical parameter ranges ({grid}). Leave MaxNumberOfTrainingJobs out, or set "
+            f"it to {grid}."
+        )
+    return grid
+
+
 class TuningRun(JobRun):
     kind = "tuning job"
 
@@ -155,9 +173,7 @@ class TuningRun(JobRun):
         self.definition: dict[str, Any] = job.training_job_definition
         self.objective = objective_of(self.config, self.definition)
         limits = self.config["ResourceLimits"]
-        grid = sampler.grid_size
-        wanted = limits.get("MaxNumberOfTrainingJobs")
-        self.total = min(wanted, grid) if wanted and grid is not None else int(wanted or grid or 1)
+        self.total = trials_to_run(self.config, sampler)
         self.parallel = int(limits.get("MaxParallelTrainingJobs") or 1)
         self.target = (self.config.get("TuningJobCompletionCriteria") or {}).get("TargetObjectiveMetricValue")
         self.trials = trials_of(job)
