@@ -1,6 +1,7 @@
 """Deterministic resource names derived from the config, and AWS's naming rules checked before any call.
 
-Pure functions only (no boto3): the config loader uses them to reject a name AWS would reject.
+Pure functions (no boto3; new job names take a random part): the config loader uses them to reject a name AWS
+would reject.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import re
+import secrets
+import string
 from dataclasses import dataclass
 
 # A 12-digit stand-in, so derived names can be length-checked before the account is known.
@@ -16,6 +19,10 @@ PLACEHOLDER_ACCOUNT = "000000000000"
 _BUCKET_CHARS = re.compile(r"^[a-z0-9][a-z0-9.-]*[a-z0-9]$")
 _SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 _KMS_ALIAS = re.compile(r"^alias/[a-zA-Z0-9/_-]{1,250}$")
+
+
+def _random_base36(length: int) -> str:
+    return "".join(secrets.choice(string.digits + string.ascii_lowercase) for _ in range(length))
 
 
 def bucket_name_problems(name: str) -> list[str]:
@@ -95,13 +102,23 @@ class ResourceNames:
     def execution_role(self) -> str:
         return f"{self.prefix}-sagemaker-execution"
 
-    def job_name(self, kind: str, now: dt.datetime, suffix: str) -> str:
-        """A unique, sortable job name: <project>-<env>-<kind>-<YYYYMMDD-HHMMSS>-<suffix> (at most 63 characters)."""
-        return f"{self.prefix}-{kind}-{now:%Y%m%d-%H%M%S}-{suffix}"
+    def job_name(self, kind: str, now: dt.datetime, unique: str | None = None) -> str:
+        """A new job's name, <project>-<env>-<kind>-<YYYYMMDD-HHMMSS>-<8 random hex digits>: at most 60 characters
+        (SageMaker takes 63). The random part keeps jobs started in the same second (cron on two machines, two
+        operators) apart: a name in use is refused (ResourceInUse)."""
+        return f"{self.prefix}-{kind}-{now:%Y%m%d-%H%M%S}-{unique or secrets.token_hex(4)}"
 
-    def tuning_job_name(self, now: dt.datetime) -> str:
-        """Tuning job names are limited to 32 characters: a short prefix and the time."""
-        return f"{self.prefix[:17].rstrip('-')}-{now:%y%m%d%H%M%S}"
+    @property
+    def tuning_job_prefix(self) -> str:
+        """What every tuning job name of this project and environment starts with. Tuning job names are at most
+        32 characters, so it keeps 17 of <project>-<env>: two configs may share it, and their jobs' tags tell them
+        apart."""
+        return f"{self.prefix[:17].rstrip('-')}-"
+
+    def tuning_job_name(self, now: dt.datetime, unique: str | None = None) -> str:
+        """A new tuning job's name, <prefix>-<YYMMDD>-<7 random base-36 characters>: at most 32 characters. The time
+        to the second would leave no room for a random part; 36**7 values keep jobs started together apart."""
+        return f"{self.tuning_job_prefix}{now:%y%m%d}-{unique or _random_base36(7)}"
 
     def problems(self) -> dict[str, list[str]]:
         """Naming problems keyed by the config field that decides the name."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,7 +72,7 @@ def start_preprocessing(
     role = ensure_execution_role(clients, config, key_arn)
     code = upload_bundle(clients, config, bundle_files(config, ("preprocess.py",)))
     now = dt.datetime.now(dt.UTC)
-    job_name = names.job_name("pre", now, secrets.token_hex(2))
+    job_name = names.job_name("pre", now)
     distribution = "ShardedByS3Key" if count > 1 else "FullyReplicated"
     output_root = f"s3://{bucket}/processed/{config.dataset.name}/{job_name}"
     outputs = {name: f"{output_root}/{name}" for name in OUTPUTS}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -285,7 +284,7 @@ def tuning_digest(clients: AwsClients, config: Config, data: TrainingData, max_j
 
 def tuning_job_prefix(config: Config) -> str:
     """What every tuning job name of this config starts with (see ResourceNames.tuning_job_name)."""
-    return config.names().tuning_job_name(dt.datetime.now(dt.UTC)).rsplit("-", 1)[0] + "-"
+    return config.names().tuning_job_prefix
 
 
 def start_training(
@@ -294,7 +293,7 @@ def start_training(
     hyperparameters = _hyperparameters(config, overrides)
     data, role_arn, key_arn, submit_directory = _prepare(clients, config, processing_job)
     names = config.names(clients.account_id)
-    job_name = names.job_name("trn", dt.datetime.now(dt.UTC), secrets.token_hex(2))
+    job_name = names.job_name("trn", dt.datetime.now(dt.UTC))
     encoded = {name: _encode(value) for name, value in sorted(hyperparameters.items())}
     request = {
         "TrainingJobName": job_name,
@@ -609,7 +608,7 @@ def start_evaluation(
     role = ensure_execution_role(clients, config, key_arn)
     code = upload_bundle(clients, config, bundle_files(config, ("evaluate.py",)))
     names = config.names(clients.account_id)
-    job_name = names.job_name("evl", dt.datetime.now(dt.UTC), secrets.token_hex(2))
+    job_name = names.job_name("evl", dt.datetime.now(dt.UTC))
     spec = evaluation_spec(
         config,
         job_name=job_name,

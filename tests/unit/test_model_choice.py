@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.models import Config
 from mlops_cli.errors import PreconditionFailed, UsageError
-from mlops_cli.services import pipeline, register, train
+from mlops_cli.services import pipeline, preprocess, register, train
 from tests.unit.test_cli_errors import run
 from tests.unit.test_pipeline import newest_first, region  # noqa: F401 (autouse fixtures)
 from tests.unit.test_register_runs import backend, preprocessed, registry_config, trained
@@ -244,3 +245,24 @@ def test_an_up_to_date_train_stage_hands_on_the_newer_tuning_jobs_best_trial(
     assert f"the model taken: {best} (best of tuning job {tuning}" in trained_stage.summary
     assert trained_stage.figures["tuning_job"] == tuning
     assert registered.figures["training_job"] == best
+
+
+def test_jobs_started_in_the_same_second_all_start(
+    clients: AwsClients, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Frozen(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> Frozen:  # type: ignore[override]
+            return cls(2026, 3, 1, 12, 0, 0, tzinfo=tz)
+
+    for module in (train, preprocess):
+        monkeypatch.setattr(module, "dt", SimpleNamespace(datetime=Frozen, UTC=dt.UTC))
+    preprocessed(clients, config)  # none of these is refused as a name in use
+    plain = [trained(clients, config), trained(clients, config)]
+    tuned = [train.start_tuning(clients, config).job_name, train.start_tuning(clients, config).job_name]
+    second = preprocess.start_preprocessing(clients, config).job_name
+    assert len({second, *plain, *tuned}) == 5 and second in backend().processing_jobs
+    assert set(tuned) <= set(backend().hyper_parameter_tuning_jobs)
+    # model choice still finds them by their name prefix
+    assert all(name.startswith(train.tuning_job_prefix(config)) for name in tuned)
+    assert all(name.startswith(train.job_prefix(config)) for name in plain)
