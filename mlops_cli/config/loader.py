@@ -43,7 +43,7 @@ _MAX_NUMBER_CHARS = 100
 # Past this many problems the rest are consequences or repetitions; printing a million lines helps nobody.
 _MAX_PROBLEMS = 50
 _MAX_MESSAGE_CHARS = 500
-_MAX_NAME_CHARS = 200  # of a file name or a field path in a message
+_MAX_NAME_CHARS = 150  # of a file name or a field path, within the message's characters
 # Control characters (tab and line breaks aside), unpaired surrogates and the bidirectional overrides: they cannot
 # be shown, written to a file name or sent to AWS, in a message they could drive the terminal, and an override makes
 # text display in another order than it reads.
@@ -113,16 +113,15 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
 
 
 def _config_error(problems: list[Problem]) -> ConfigError:
-    shown = [
-        Problem(
-            _clip(p.file, _MAX_NAME_CHARS) if p.file else p.file,
-            p.line,
-            _clip(p.field, _MAX_NAME_CHARS) if p.field else p.field,
-            _clip(p.message),
-        )
-        for p in problems[:_MAX_PROBLEMS]
-    ]
-    return ConfigError(shown, total=len(problems))
+    return ConfigError([_clipped(problem) for problem in problems[:_MAX_PROBLEMS]], total=len(problems))
+
+
+def _clipped(problem: Problem) -> Problem:
+    """The problem within _MAX_MESSAGE_CHARS as a line: its file and field clipped first, the message takes the rest."""
+    file = _clip(problem.file, _MAX_NAME_CHARS) if problem.file else problem.file
+    field = _clip(problem.field, _MAX_NAME_CHARS) if problem.field else problem.field
+    room = _MAX_MESSAGE_CHARS - len(str(Problem(file, problem.line, field, "")))
+    return Problem(file, problem.line, field, _clip(problem.message, room))
 
 
 def _at(location: Location, field: str | None, message: str) -> Problem:

@@ -458,6 +458,17 @@ def test_problems_are_capped_and_clipped(tmp_path: Path, capsys: pytest.CaptureF
     assert max(len(line) for line in err.splitlines()) < 700
 
 
+def test_a_long_file_name_and_key_are_clipped_with_the_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = tmp_path / ("d" * 200)
+    folder.mkdir()
+    text = MINIMAL + "tags:\n  " + "k" * 1000 + ": v\nstorage:\n  bucket: " + "A" * 5000 + "\n"
+    err = refused(capsys, write(folder, text))
+    assert "invalid configuration (2 problems)" in err
+    assert max(len(line) for line in err.splitlines()) < 550
+
+
 def test_a_file_name_with_control_characters_is_not_echoed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     err = refused(capsys, tmp_path / "\x1b[2Jc.yaml")
     assert "\x1b" not in err and "\\u001b[2Jc.yaml: no such config file" in err
