@@ -218,7 +218,7 @@ def test_the_pipeline_takes_a_named_model(clients: AwsClients, config: Config, p
 
 
 def test_a_tuning_job_of_another_environment_sharing_the_name_prefix_is_not_latest(clients: AwsClients) -> None:
-    # tuning job names keep 17 characters of <project>-<env>: both are customer-churn-pr-<time>
+    # tuning job names keep 17 characters of <project>-<env>: both are customer-churn-pr-<date>-<random>
     mine = registry_config("project=customer-churn", "environment=prelive")
     other = registry_config("project=customer-churn", "environment=prerelease")
     assert train.tuning_job_prefix(mine) == train.tuning_job_prefix(other)
