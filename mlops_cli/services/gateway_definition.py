@@ -130,6 +130,9 @@ def request_schema(dataset: Dataset, max_rows: int) -> dict[str, Any]:
     """JSON Schema (draft 4) of `{"instances": [record, ...]}` as the inference handler accepts it: every feature
     present (null or "" = missing where the column allows it), the key and the target optional, nothing else."""
     properties = {name: column_schema(column) for name, column in dataset.columns.items()}
+    if dataset.key:
+        # the key is only echoed back, and the handler takes a null key as no key: the API does the same
+        properties[dataset.key] = column_schema(dataset.columns[dataset.key].model_copy(update={"nullable": True}))
     return {
         "$schema": DRAFT_4,
         "title": MODEL_NAME,

@@ -381,6 +381,7 @@ def test_a_valid_record_is_predicted_alike_at_every_door(doors: Doors) -> None:
         {"tenure_months": 26.0, "support_calls": "2.0"},  # whole values, as preprocessing reads them
         {"support_calls": 2e0, "tenure_months": "2.6e1"},
         {"region": None, "last_login_days": ""},  # missing values
+        {"customer_id": None},  # a null key is no key: nothing to echo, and nothing to refuse
         # what the handler strips, as preprocessing does: Unicode whitespace too (Java's \s is ASCII only)
         {"tenure_months": "\u00a026\u3000", "has_partner": " no\u2003", "last_login_days": "\u2009"},
     ],
