@@ -415,21 +415,34 @@ def _preprocess(ctx: _Context) -> StageResult:
             summary=f"{newest.name} already read these {count} raw objects with this code and settings",
             figures=_preprocess_figures(summary),
         )
-    if existing.running is not None:
-        name = existing.running.name
-        ctx.note(f"processing job {name} is already running over these {count} raw object(s): waiting for it")
-        reason = "resumed: it was running with these inputs"
-    else:
+
+    def start() -> str:
         name = preprocess.start_preprocessing(ctx.clients, ctx.config).job_name
         ctx.note(f"started processing job {name} over {count} raw object(s)")
-        reason = (
-            "new or changed raw data, code or settings" if existing.newest else "no completed preprocessing job yet"
-        )
+        return name
+
+    name, reason = _resume_or_start(
+        ctx,
+        existing,
+        "processing job",
+        start,
+        "new or changed raw data, code or settings" if existing.newest else "no completed preprocessing job yet",
+    )
     state = ctx.wait("processing", name)
     jobs.raise_if_failed(state)
     ctx.processing_job = state.name
     summary = preprocess.summarize(ctx.clients, state)
     return StageResult("preprocess", RAN, summary=f"{state.name} ({reason})", figures=_preprocess_figures(summary))
+
+
+def _resume_or_start(ctx: _Context, existing: Any, job: str, start: Callable[[], str], reason: str) -> tuple[str, str]:
+    """The job already running with these inputs (after Ctrl-C, say) is waited for, never started twice; else
+    `start` starts one. Returns the job's name and why it runs."""
+    if existing.running is not None:
+        name = existing.running.name
+        ctx.note(f"{job} {name} is already running with these inputs: waiting for it")
+        return name, "resumed: it was running with these inputs"
+    return start(), reason
 
 
 def _preprocess_figures(summary: Any) -> dict[str, Any]:
@@ -453,14 +466,19 @@ def _train(ctx: _Context) -> StageResult:
     if existing.up_to_date and existing.newest is not None:
         summary = f"{existing.newest.name} already trained on {data.processing_job} with these hyperparameters and code"
         return _up_to_date(ctx, existing.newest, summary)
-    if existing.running is not None:
-        name = existing.running.name
-        ctx.note(f"training job {name} is already running on {data.processing_job} with these inputs: waiting for it")
-        reason = "resumed: it was running with these inputs"
-    else:
+
+    def start() -> str:
         name = train.start_training(ctx.clients, ctx.config, processing_job=data.processing_job).job_name
         ctx.note(f"started training job {name} on the output of {data.processing_job}")
-        reason = "new data, hyperparameters or code" if existing.newest else "no completed training job yet"
+        return name
+
+    name, reason = _resume_or_start(
+        ctx,
+        existing,
+        "training job",
+        start,
+        "new data, hyperparameters or code" if existing.newest else "no completed training job yet",
+    )
     state = ctx.wait("training", name)
     warnings = ctx.record(state.name)
     jobs.raise_if_failed(state)
@@ -487,15 +505,19 @@ def _tune(ctx: _Context, data: Any) -> StageResult:
     if existing.up_to_date and existing.newest is not None:
         summary = f"{existing.newest.name} already tuned on {data.processing_job} with these ranges and code"
         return _up_to_date(ctx, existing.newest, summary)
-    if existing.running is not None:
-        name = existing.running.name
-        ctx.note(f"tuning job {name} is already running on {data.processing_job} with these inputs: waiting for it")
-        reason = "resumed: it was running with these inputs"
-    else:
+
+    def start() -> str:
         started = train.start_tuning(ctx.clients, ctx.config, processing_job=data.processing_job)
-        name = started.job_name
-        ctx.note(f"started tuning job {name}: {started.max_jobs} trials, {started.objective}")
-        reason = "new data, ranges or code" if existing.newest else "no completed tuning job yet"
+        ctx.note(f"started tuning job {started.job_name}: {started.max_jobs} trials, {started.objective}")
+        return started.job_name
+
+    name, reason = _resume_or_start(
+        ctx,
+        existing,
+        "tuning job",
+        start,
+        "new data, ranges or code" if existing.newest else "no completed tuning job yet",
+    )
     state = ctx.wait("tuning", name)
     trials = train.tuning_result(ctx.clients, state).trials
     warnings = ctx.record(*(trial["job_name"] for trial in trials if trial["status"] in jobs.TERMINAL))

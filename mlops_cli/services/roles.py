@@ -72,11 +72,28 @@ def project_key_statements(kms_key_arn: str, *, grants: bool) -> list[dict[str, 
     return statements
 
 
+def _image_statements(config: Config, clients: AwsClients) -> list[dict[str, Any]]:
+    """Pull the scikit-learn image the config names, from its registry account."""
+    registry_account = sklearn_image_uri(clients.region, config.train.framework_version).split(".", 1)[0]
+    return [
+        {
+            "Sid": "PullScikitLearnImage",
+            "Effect": "Allow",
+            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+            "Resource": f"arn:{clients.partition}:ecr:{clients.region}:{registry_account}:repository/sagemaker-scikit-learn",
+        },
+        {
+            "Sid": "EcrLogin",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",  # this action has no resource type
+        },
+    ]
+
+
 def execution_policy(config: Config, clients: AwsClients, kms_key_arn: str | None) -> dict[str, Any]:
     partition, region, account = clients.partition, clients.region, clients.account_id
     bucket = bucket_arn(partition, config.names(account).data_bucket)
-    image = sklearn_image_uri(region, config.train.framework_version)
-    registry_account = image.split(".", 1)[0]
     statements: list[dict[str, Any]] = [
         {
             "Sid": "ListProjectPrefixes",
@@ -114,24 +131,13 @@ def execution_policy(config: Config, clients: AwsClients, kms_key_arn: str | Non
             "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*", "aws/sagemaker/*"]}},
         },
         {
-            "Sid": "PullScikitLearnImage",
-            "Effect": "Allow",
-            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            "Resource": f"arn:{partition}:ecr:{region}:{registry_account}:repository/sagemaker-scikit-learn",
-        },
-        {
             "Sid": "RolloutAlarms",
             "Effect": "Allow",
             "Action": "cloudwatch:DescribeAlarms",  # blue/green updates watch the endpoint's own alarms
             "Resource": f"arn:{partition}:cloudwatch:{region}:{account}:alarm:{config.names(account).prefix}-*",
         },
-        {
-            "Sid": "EcrLogin",
-            "Effect": "Allow",
-            "Action": "ecr:GetAuthorizationToken",
-            "Resource": "*",  # this action has no resource type
-        },
     ]
+    statements += _image_statements(config, clients)
     if kms_key_arn:
         statements += project_key_statements(kms_key_arn, grants=True)
     if config.network.vpc:
@@ -204,8 +210,6 @@ def serving_policy(config: Config, clients: AwsClients, endpoint: str, kms_key_a
     bucket = bucket_arn(partition, config.names(account).data_bucket)
     models = f"models/{config.dataset.name}/"
     capture = f"capture/{config.dataset.name}/"
-    image = sklearn_image_uri(region, config.train.framework_version)
-    registry_account = image.split(".", 1)[0]
     statements: list[dict[str, Any]] = [
         {
             "Sid": "ReadModelArtefacts",
@@ -232,19 +236,8 @@ def serving_policy(config: Config, clients: AwsClients, endpoint: str, kms_key_a
             "Resource": "*",  # PutMetricData has no resource type; the namespace condition scopes it
             "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/Endpoints", "aws/sagemaker/*"]}},
         },
-        {
-            "Sid": "PullScikitLearnImage",
-            "Effect": "Allow",
-            "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-            "Resource": f"arn:{partition}:ecr:{region}:{registry_account}:repository/sagemaker-scikit-learn",
-        },
-        {
-            "Sid": "EcrLogin",
-            "Effect": "Allow",
-            "Action": "ecr:GetAuthorizationToken",
-            "Resource": "*",  # this action has no resource type
-        },
     ]
+    statements += _image_statements(config, clients)
     if kms_key_arn:
         # decrypt the model, encrypt the capture files; the endpoint's volume grant is the caller's to create
         statements += project_key_statements(kms_key_arn, grants=False)
