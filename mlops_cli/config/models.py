@@ -48,16 +48,13 @@ def known_regions() -> frozenset[str]:
     spec = find_spec("botocore")
     if spec is None or not spec.submodule_search_locations:
         return frozenset()
-    data = Path(next(iter(spec.submodule_search_locations))) / "data"
-    regions: set[str] = set()
-    for name in ("partitions.json", "endpoints.json"):
-        try:
-            partitions = json.loads((data / name).read_text(encoding="utf-8"))["partitions"]
-        except (OSError, ValueError, KeyError):
-            continue
-        for partition in partitions:
-            regions.update(r for r in partition.get("regions", {}) if not r.endswith("-global"))
-    return frozenset(regions)
+    # partitions.json (7 kB) lists every region endpoints.json (1.2 MB, 40 ms to parse) does, and newer ones
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "partitions.json"
+    try:
+        partitions = json.loads(path.read_text(encoding="utf-8"))["partitions"]
+    except (OSError, ValueError, KeyError):
+        return frozenset()
+    return frozenset(r for partition in partitions for r in partition.get("regions", {}) if not r.endswith("-global"))
 
 
 def _region_problem(value: str) -> str | None:
