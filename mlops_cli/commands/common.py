@@ -138,6 +138,8 @@ class Invocation:
                 f"Started the embedded emulator at {info.endpoint_url} (log: {info.log_path}); "
                 "`mlops local down` stops it."
             )
+            if info.replaced_lost_since:
+                self.out.warn(lost_emulator_warning(info.replaced_lost_since))
 
     def confirm(self, question: str) -> bool:
         """True when --yes was given, or a person at a terminal says yes. Never prompts a script."""
@@ -146,6 +148,14 @@ class Invocation:
         if not self.out.interactive:
             raise UsageError(f"{question} needs confirmation.", hint="Run again with --yes to confirm.")
         return typer.confirm(question, default=False, err=True)
+
+
+def lost_emulator_warning(started_at: str) -> str:
+    return (
+        f"the emulator started at {started_at} ended without `mlops local down` (killed, crashed or the machine "
+        "restarted), and its state went with it: buckets, jobs, models and endpoints are gone. This one starts "
+        "empty; run `mlops pipeline run -c CONFIG` to build everything again."
+    )
 
 
 def root_options(ctx: typer.Context) -> GlobalOptions:

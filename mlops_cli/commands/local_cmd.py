@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from mlops_cli.commands.common import Invocation, command
+from mlops_cli.commands.common import Invocation, command, lost_emulator_warning
 from mlops_cli.errors import UsageError
 
 if TYPE_CHECKING:
@@ -42,6 +42,8 @@ def up(
     info, already_running = manager.start(port)
     if already_running and port is not None and port != info.port:
         run.out.warn(f"already running on port {info.port}, not {port}; `mlops local down` first to move it.")
+    if info.replaced_lost_since:
+        run.out.warn(lost_emulator_warning(info.replaced_lost_since))
     heading = "already running" if already_running else "started"
     run.out.result({**info.as_dict(), "already_running": already_running}, lambda: _details(info, heading))
 

@@ -55,6 +55,9 @@ class EmulatorInfo:
     state_dir: Path
     work_dir: Path
     started_at: str | None
+    # when this start replaced an emulator that ended without `mlops local down` (killed, crashed, machine
+    # restarted): when that one had started. Its state went with it.
+    replaced_lost_since: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON values (paths as strings)."""
@@ -101,10 +104,12 @@ def start(port: int | None = None) -> tuple[EmulatorInfo, bool]:
         current = _running()
         if current:
             return _info(current), True
-        _clean_up_stale()
+        lost = _clean_up_stale()
         started = _spawn(port)
         state.write(paths.state_file(), started)
-        return _info(started), False
+        info = _info(started)
+        info.replaced_lost_since = lost.started_at if lost else None
+        return info, False
 
 
 def stop() -> bool:
@@ -172,12 +177,14 @@ def _locked() -> Iterator[None]:
         ) from exc
 
 
-def _clean_up_stale() -> None:
-    """Forget a server that died, and stop one that lives but no longer answers (it would hold its port)."""
+def _clean_up_stale() -> ServerState | None:
+    """Forget a server that died, and stop one that lives but no longer answers (it would hold its port).
+    Returns that server: it ended without `mlops local down`, taking its state with it."""
     recorded = state.read(paths.state_file())
     if recorded is not None and processes.is_emulator_process(recorded.pid):
         processes.stop_group(recorded.pid)
     state.remove(paths.state_file())
+    return recorded
 
 
 def _spawn(port: int | None) -> ServerState:

@@ -255,7 +255,25 @@ def test_a_dead_server_is_replaced(private_home: Path) -> None:
 
     second, already_running = manager.start()
     assert already_running is False and second.pid != first.pid
+    assert second.replaced_lost_since == first.started_at  # its state went with it, and the start says so
     assert (private_home / "emulator.log.1").exists()  # the crashed run's log is kept
+
+    manager.stop()  # a stop on purpose is no loss
+    assert manager.start()[0].replaced_lost_since is None
+
+
+def test_a_command_after_the_emulator_was_killed_says_its_state_is_gone(private_home: Path) -> None:
+    first = manager.ensure_running()
+    assert first.pid is not None
+    os.killpg(first.pid, signal.SIGKILL)
+    processes.stop_group(first.pid)
+
+    status = mlops("storage", "status", "-c", "configs/local.yaml")  # starts a new emulator on demand
+    assert status.exit_code == 0, status.output
+    assert f"the emulator started at {first.started_at} ended without `mlops local down`" in status.stderr
+    assert "`mlops pipeline run -c CONFIG`" in status.stderr
+    again = mlops("storage", "status", "-c", "configs/local.yaml")
+    assert "ended without" not in again.stderr  # said once, by the command that found the loss
 
 
 def test_down_from_another_process_leaves_nothing(private_home: Path) -> None:
