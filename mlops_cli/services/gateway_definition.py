@@ -24,10 +24,13 @@ DRAFT_4 = "http://json-schema.org/draft-04/schema#"
 
 # Matched against the runtime API's HTTP status. Integration responses are keyed by the status they produce, so each
 # pattern is written not to overlap another: which one AWS picks when two match is not documented.
-# ModelError (424: the model answered 4xx/5xx; its status and message are in the body) and ValidationError (400:
-# SageMaker refused the request itself, e.g. a body over 6 MB): the caller's request is what is wrong. A missing
-# endpoint is a ValidationError too; its message says so.
-REFUSED_PATTERN = "400|424"
+# ValidationError (400: SageMaker refused the request itself, e.g. a body over 6 MB): the caller's request is what
+# is wrong. A missing endpoint is a ValidationError too; its message says so.
+REFUSED_PATTERN = "400"
+# ModelError (424: the model answered 4xx/5xx, or not at all; its status and message are in the body): a 4xx is the
+# caller's request refused by the model (400); anything else is the model failing (500, what the load balancer
+# answers for a model that raised or did not answer), so every door gives the same class of answer.
+MODEL_ERROR_PATTERN = "424"
 NOT_READY_PATTERN = "429"  # ModelNotReadyException
 UPSTREAM_PATTERN = r"4(?:0[1-9]|1\d|2[0-35-8]|[3-9]\d)|5\d{2}"  # every other 4xx, every 5xx
 
@@ -191,8 +194,25 @@ def column_schema(column: Column) -> dict[str, Any]:
 
 
 def _response_template(message: str) -> dict[str, str]:
+    return {"application/json": _response_body(message)}
+
+
+def _response_body(message: str) -> str:
     # the runtime's error body is JSON: embedded as it is, whatever its keys are called
-    return {"application/json": json.dumps({"message": message})[:-1] + ', "upstream": $input.body}'}
+    return json.dumps({"message": message})[:-1] + ', "upstream": $input.body}'
+
+
+def _model_error_template() -> dict[str, str]:
+    # One line: Velocity's whitespace rules around a directive on its own line differ by version. The status
+    # override is applied after the template; an absent status (the model did not answer) compares as false.
+    return {
+        "application/json": "#if($input.path('$.OriginalStatusCode') < 500)"
+        "#set($context.responseOverride.status = 400)"
+        + _response_body("The request was refused; see upstream for why.")
+        + "#{else}"
+        + _response_body("The model failed; see upstream for why.")
+        + "#end"
+    }
 
 
 def method_definitions(gateway: Gateway, targets: Targets) -> dict[str, dict[str, Any]]:
@@ -211,6 +231,7 @@ def method_definitions(gateway: Gateway, targets: Targets) -> dict[str, dict[str
         "methodResponses": {
             "200": {"responseParameters": {"method.response.header.Content-Type": False}},
             "400": {},
+            "500": {},
             "502": {},
             "503": {},
         },
@@ -236,6 +257,7 @@ def method_definitions(gateway: Gateway, targets: Targets) -> dict[str, dict[str
                     "selectionPattern": REFUSED_PATTERN,
                     "responseTemplates": _response_template("The request was refused; see upstream for why."),
                 },
+                "500": {"selectionPattern": MODEL_ERROR_PATTERN, "responseTemplates": _model_error_template()},
                 "503": {
                     "selectionPattern": NOT_READY_PATTERN,
                     "responseTemplates": _response_template("The model is not ready; retry later."),

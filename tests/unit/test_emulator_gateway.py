@@ -115,6 +115,93 @@ def test_templates_refuse_what_they_do_not_emulate(template: str) -> None:
         templates.render(template, ERROR)
 
 
+@pytest.mark.parametrize(
+    ("template", "rendered"),
+    [
+        ("#if($input.path('$.n') > 1)big#{else}small#end", "small"),  # null: an ordering is false
+        ("#if($input.path('$.missing') <= 1)low#{else}not#end", "not"),
+        ("#if($input.path('$.a.b[0]') == 1)one#end!", "one!"),
+        ("#if($input.path('$.a.b[0]') != 1)one#end!", "!"),
+        ("#if( $input.path('$.a.b[0]') >= -3 )#if(${input.path('$.a.b[0]')} < 2)in#{else}out#{end}#end", "in"),
+        ("#{if}($input.path('$.a.b[0]') > 1)x#{else}y#{end}", "y"),
+    ],
+)
+def test_if_compares_a_json_number_with_an_integer(template: str, rendered: str) -> None:
+    assert templates.render(template, ERROR) == rendered
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        (b'{"OriginalStatusCode": 400, "OriginalMessage": "bad record"}', 400, "refused"),
+        (b'{"OriginalStatusCode": 503, "OriginalMessage": "overloaded"}', 500, "failed"),
+        (b'{"OriginalStatusCode": 500, "OriginalMessage": "Traceback"}', 500, "failed"),
+        (b'{"Message": "Received server error (0) from primary"}', 500, "failed"),  # no answer from the model
+    ],
+)
+def test_a_model_error_answers_400_for_the_models_4xx_and_500_for_its_5xx(
+    body: bytes, status: int, message: str
+) -> None:
+    from mlops_cli.config.models import Gateway
+    from mlops_cli.services import gateway_definition
+
+    targets = gateway_definition.Targets("eu-west-1", "churn", "arn:aws:iam::123456789012:role/r")
+    method = gateway_definition.method_definitions(Gateway(), targets)["POST /predict"]
+    # keyed by status, as PutIntegrationResponse stores them
+    integration_responses = {
+        status: {**response, "statusCode": status}
+        for status, response in method["methodIntegration"]["integrationResponses"].items()
+    }
+    backend = integration.BackendResponse(424, {"Content-Type": "application/json"}, body)
+    chosen = responses.select(integration_responses, 424)
+    answer = responses.integration_answer(
+        chosen, method["methodResponses"], backend, None, templates.Context(body=body)
+    )
+    assert answer.status == status
+    assert message in json.loads(answer.body)["message"]
+    assert json.loads(answer.body)["upstream"] == json.loads(body)
+
+
+def test_the_status_override_is_final_and_only_in_integration_responses() -> None:
+    twice = "#set($context.responseOverride.status = 400)#set($context.responseOverride.status = 500)"
+    with pytest.raises(GatewayError) as raised:
+        templates.render_response(twice, ERROR)
+    assert raised.value.response_type == "API_CONFIGURATION_ERROR"
+    once = "#if($input.path('$.a.b[0]') > 0)#set($context.responseOverride.status = 502)#end{}"
+    assert templates.render_response(once, ERROR) == templates.Rendered("{}", 502)
+    assert templates.render_response("{}", ERROR) == templates.Rendered("{}", None)
+    with pytest.raises(NotSupported, match="outside an integration response"):
+        templates.render("#set($context.responseOverride.status = 400)", ERROR)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "#set($context.responseOverride.status = $input.path('$.a'))",
+        "#set($context.responseOverride.header.X = 1)",
+        "#set($context.responseOverride.status = 99)",
+        "#if($input.path('$.s') > 1)x#end",  # a string: Velocity's versions differ
+        "#if($input.path('$.n') == 1)x#end",  # null with ==: likewise
+        "#if($input.path('$.a.b[0]') gt 1)x#end",
+        "#if($input.json('$.a.b[0]') > 1)x#end",
+        "#if($input.path('$.a.b[0]') > 1)x#elseif($input.path('$.a.b[0]') > 0)y#end",
+        "#if($input.path('$.a.b[0]') > 1)x",
+        "x#end",
+        "x#{else}y",
+        "#if($input.path('$.a.b[0]') > 1)\nx#end",
+    ],
+)
+def test_directives_beyond_the_subset_are_refused(template: str) -> None:
+    with pytest.raises(NotSupported, match="not supported"):
+        templates.render_response(template, ERROR)
+
+
+def test_what_a_branch_renders_is_not_read_again_as_a_template() -> None:
+    context = templates.Context(body=b'{"n": 1}', validation_error="#end #set($x = 1) $context.requestId")
+    template = "#if($input.path('$.n') == 1)$context.error.validationErrorString#end"
+    assert templates.render(template, context) == context.validation_error
+
+
 def test_a_body_that_is_not_json_fails_the_json_functions_as_a_500() -> None:
     with pytest.raises(GatewayError) as raised:
         templates.render("$input.json('$')", templates.Context(body=b"a,b\n"))

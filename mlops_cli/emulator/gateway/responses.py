@@ -5,7 +5,7 @@ Integration responses (AWS and MOCK): each selectionPattern is matched (whole st
 status code; the response without a pattern is the default. Which one AWS picks when several patterns match is
 undocumented, so overlapping patterns are refused with a clear 500. The chosen status code needs a method response
 (else 500 "Internal server error", as AWS). A response template for the content type renders the body; without
-one the back end's body passes through. responseParameters map `method.response.header.X` from
+one the back end's body passes through. A template's `$context.responseOverride.status` replaces the status. responseParameters map `method.response.header.X` from
 `integration.response.header.Y` or a static `'value'`.
 
 Gateway responses: the API's own for the type; else its DEFAULT_4XX / DEFAULT_5XX (by the type's default status)
@@ -106,7 +106,10 @@ def integration_answer(
     body = backend.body
     content_type, template = choose_template(chosen.get("responseTemplates"), accept)
     if template is not None and not templates.is_passthrough(template):
-        body = templates.encode(templates.render(template, context))
+        rendered = templates.render_response(template, context)
+        body = templates.encode(rendered.text)
+        # $context.responseOverride.status: applied after the whole template, over the selected status
+        status = str(rendered.status or status)
     if content_type is not None:
         headers["Content-Type"] = content_type
     for target, source in (chosen.get("responseParameters") or {}).items():

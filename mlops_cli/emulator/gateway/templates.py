@@ -7,15 +7,26 @@ Supported, bare (`$x.y`) or braced (`${x.y}`), quiet (`$!x`) too:
   $context.error.message  $context.error.messageString (the message as a quoted JSON string)
   $context.error.validationErrorString (as it is: unescaped, as AWS renders it)  $context.error.responseType
   $util.escapeJavaScript(<one of the above>), optionally followed by .replaceAll("<regex>","<text>") calls
+Directives, bare (`#if`) or braced (`#{if}`):
+  #if(<$input.path('<path>')> <op> <integer>) ... #else ... #end     op: == != < <= > >=
+  #set($context.responseOverride.status = <integer>)                 in integration response templates only
+A comparison with a number is numeric; with an absent or null value an ordering is false (Velocity logs it and
+goes on); anything else (a string, a boolean, == or != against null) is refused, because Velocity's versions
+differ there. The status override is applied after the whole template is rendered, and only once: a second
+override is API Gateway's 500, as it documents. A line break right after a directive is refused (Velocity's
+whitespace rules around a directive on its own line differ by version): such templates are written on one line.
 Nothing is escaped that API Gateway does not escape: a value put inside quotes unescaped makes invalid JSON here as
-it does on AWS. Any directive (#set, #if, #foreach, ..., ## comments) or other reference raises NotSupported, which
-the gateway answers with a clear 500 rather than render a template differently from API Gateway.
+it does on AWS. Any other directive (#elseif, #foreach, ..., ## comments), other #if or #set forms, or other
+reference raises NotSupported, which the gateway answers with a clear 500 rather than render a template differently
+from API Gateway.
 """
 
 from __future__ import annotations
 
 import json
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,11 +70,149 @@ def is_passthrough(template: str) -> bool:
     return bool(_PASSTHROUGH.match(template))
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """An integration response template's output: the body, and the status `$context.responseOverride.status`
+    set (None: the integration response's own status stands)."""
+
+    text: str
+    status: int | None = None
+
+
 def render(template: str, context: Context) -> str:
-    directive = _DIRECTIVE.search(template)
-    if directive:
-        raise NotSupported(f"the VTL directive {directive.group(0)!r} in a mapping template")
-    return _REFERENCE.sub(lambda match: _substitute(match, context), template)
+    """A request or gateway response template (no response override there)."""
+    return _render(template, context, override=False).text
+
+
+def render_response(template: str, context: Context) -> Rendered:
+    """An integration response template, which may override the response's status."""
+    return _render(template, context, override=True)
+
+
+@dataclass(frozen=True)
+class _If:
+    path: str
+    operator: str
+    number: int
+    then: list[_Node]
+    otherwise: list[_Node]
+
+
+@dataclass(frozen=True)
+class _SetStatus:
+    status: int
+
+
+_Node = str | _If | _SetStatus
+_KEYWORD = re.compile(r"#(?:(?P<bare>if|set|else|end)(?![\w])|\{(?P<braced>if|set|else|end)\})")
+_REFERENCE_PATH = r"\$!?(?:\{\s*input\.path\(\s*'(?P<braced>[^']*)'\s*\)\s*\}|input\.path\(\s*'(?P<bare>[^']*)'\s*\))"
+_IF_ARGUMENTS = re.compile(rf"\(\s*{_REFERENCE_PATH}\s*(?P<operator>==|!=|<=|>=|<|>)\s*(?P<number>-?\d+)\s*\)")
+_SET_ARGUMENTS = re.compile(
+    r"\(\s*\$(?:context\.responseOverride\.status|\{\s*context\.responseOverride\.status\s*\})\s*=\s*"
+    r"(?P<number>\d+)\s*\)"
+)
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+
+def _render(template: str, context: Context, override: bool) -> Rendered:
+    nodes, _end, ended_by = _parse(template, 0)
+    if ended_by is not None:
+        raise NotSupported(f"the VTL directive {ended_by!r} without its #if in a mapping template")
+    state: dict[str, int] = {}
+    text = "".join(_run(nodes, context, state, override))
+    return Rendered(text, state.get("status"))
+
+
+def _parse(template: str, position: int) -> tuple[list[_Node], int, str | None]:
+    """The nodes from `position` up to an #else or #end (returned, with the position after it) or the end."""
+    nodes: list[_Node] = []
+    while True:
+        directive = _DIRECTIVE.search(template, position)
+        if directive is None:
+            if position < len(template):
+                nodes.append(template[position:])
+            return nodes, len(template), None
+        keyword = _KEYWORD.match(template, directive.start())
+        if keyword is None:
+            raise NotSupported(f"the VTL directive {directive.group(0)!r} in a mapping template")
+        if directive.start() > position:
+            nodes.append(template[position : directive.start()])
+        name = keyword["bare"] or keyword["braced"]
+        position = keyword.end()
+        if name in ("else", "end"):
+            return nodes, _after_directive(template, position, keyword.group(0)), keyword.group(0)
+        if name == "set":
+            arguments = _SET_ARGUMENTS.match(template, position)
+            if arguments is None:
+                raise NotSupported(
+                    f"the #set at {template[keyword.start() : keyword.start() + 60]!r} (only "
+                    "#set($context.responseOverride.status = <integer>))"
+                )
+            nodes.append(_SetStatus(int(arguments["number"])))
+            position = _after_directive(template, arguments.end(), "#set")
+            continue
+        arguments = _IF_ARGUMENTS.match(template, position)
+        if arguments is None:
+            raise NotSupported(
+                f"the #if at {template[keyword.start() : keyword.start() + 60]!r} (only "
+                "#if($input.path('<path>') <op> <integer>))"
+            )
+        position = _after_directive(template, arguments.end(), "#if")
+        then, position, ended_by = _parse(template, position)
+        otherwise: list[_Node] = []
+        if ended_by is not None and ended_by.strip("#{}") == "else":
+            otherwise, position, ended_by = _parse(template, position)
+        if ended_by is None or ended_by.strip("#{}") != "end":
+            raise NotSupported("an #if without its #end in a mapping template")
+        path = arguments["braced"] if arguments["braced"] is not None else arguments["bare"]
+        nodes.append(_If(path, arguments["operator"], int(arguments["number"]), then, otherwise))
+
+
+def _after_directive(template: str, position: int, directive: str) -> int:
+    if template[position : position + 1] in ("\n", "\r"):
+        raise NotSupported(f"a line break right after {directive} in a mapping template (write it on one line)")
+    return position
+
+
+def _run(nodes: list[_Node], context: Context, state: dict[str, int], override: bool) -> list[str]:
+    out: list[str] = []
+    for node in nodes:
+        if isinstance(node, str):
+            out.append(_REFERENCE.sub(lambda match: _substitute(match, context), node))
+        elif isinstance(node, _SetStatus):
+            if not override:
+                raise NotSupported("$context.responseOverride.status outside an integration response template")
+            if "status" in state:
+                # "Overrides are final... If you try to override the same parameter multiple times, API Gateway
+                # returns a 5XX response."
+                raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
+            if not 100 <= node.status <= 599:
+                raise NotSupported(f"the response status override {node.status}")
+            state["status"] = node.status
+        else:
+            branch = node.then if _holds(node, context) else node.otherwise
+            out.extend(_run(branch, context, state, override))
+    return out
+
+
+def _holds(condition: _If, context: Context) -> bool:
+    value = select(_document(context.body), condition.path)
+    if value is _MISSING or value is None:
+        if condition.operator in ("==", "!="):
+            raise NotSupported(
+                f"#if comparing an absent or null $input.path({condition.path!r}) with {condition.operator}"
+            )
+        return False
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NotSupported(f"#if comparing $input.path({condition.path!r}) = {_compact(value)} with a number")
+    return bool(_COMPARE[condition.operator](value, condition.number))
 
 
 def _substitute(match: re.Match[str], context: Context) -> str:
