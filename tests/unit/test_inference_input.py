@@ -398,6 +398,30 @@ def test_every_door_refuses_a_hostile_body_with_a_4xx_that_says_why(doors: Doors
     for door, reply in replies.items():
         assert 400 <= reply.status < 500, (door, reply)
         assert re.search(case.meaning, reply.text), (door, reply)
+
+
+class _Overloaded(Exception):
+    status_code = 503  # sagemaker_inference's errors carry their status: the server answers it
+
+
+@pytest.mark.parametrize(
+    ("failure", "model_status"),
+    [(MemoryError("the model ran out of memory"), 500), (_Overloaded("the model is overloaded"), 503)],
+    ids=["a bug or out of memory", "a 503 of its own"],
+)
+def test_every_door_answers_a_model_that_fails_with_a_5xx_that_says_so(
+    doors: Doors, handler: ModuleType, monkeypatch: pytest.MonkeyPatch, failure: Exception, model_status: int
+) -> None:
+    def fail(*_args: Any) -> Any:
+        raise failure
+
+    monkeypatch.setattr(handler, "predict", fail)
+    replies = {door: getattr(doors, door)(body_of(RECORD), JSON) for door in DOORS}
+    assert replies["model"].status == model_status, replies
+    for door, reply in replies.items():
+        assert 500 <= reply.status < 600, (door, reply)
+        assert str(failure) in reply.text, (door, reply)
+    assert "refused" not in replies["gateway"].text, replies
     json.loads(replies["gateway"].text)  # the API's error bodies stay JSON, whatever the caller sent
 
 
