@@ -1,5 +1,6 @@
-"""The small subset of API Gateway's mapping-template language (VTL) that the project's templates use: a regular
-expression substitution of a fixed set of references, not a VTL engine.
+"""The small subset of API Gateway's mapping-template language (VTL) that the project's templates use: a fixed set of
+references substituted in one pass, and the few directives below parsed before anything is rendered; not a VTL
+engine.
 
 Supported, bare (`$x.y`) or braced (`${x.y}`), quiet (`$!x`) too:
   $input.body  $input.json('<path>')  $input.path('<path>')     path: $, .name, ['name'], [index]
@@ -104,7 +105,7 @@ class _SetStatus:
 
 
 _Node = str | _If | _SetStatus
-_KEYWORD = re.compile(r"#(?:(?P<bare>if|set|else|end)(?![\w])|\{(?P<braced>if|set|else|end)\})")
+_KEYWORD = re.compile(r"#(?:(?P<bare>if|set|else|end)(?!\w)|\{(?P<braced>if|set|else|end)\})")
 _REFERENCE_PATH = r"\$!?(?:\{\s*input\.path\(\s*'(?P<braced>[^']*)'\s*\)\s*\}|input\.path\(\s*'(?P<bare>[^']*)'\s*\))"
 _IF_ARGUMENTS = re.compile(rf"\(\s*{_REFERENCE_PATH}\s*(?P<operator>==|!=|<=|>=|<|>)\s*(?P<number>-?\d+)\s*\)")
 _SET_ARGUMENTS = re.compile(
