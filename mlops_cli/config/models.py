@@ -6,7 +6,6 @@ import functools
 import math
 import re
 import unicodedata
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -20,15 +19,21 @@ from pydantic import (
 )
 
 from mlops_cli.aws.images import SKLEARN_VERSIONS
+from mlops_cli.aws.limits import AWS_INTEGER_MAX
 from mlops_cli.aws.naming import ResourceNames, bucket_name_problems, kms_alias_problems
+from mlops_cli.config.hyperparameters import (
+    ALGORITHMS,
+    DEFAULT_ALGORITHM,
+    HYPERPARAMETER_RULES,
+    HYPERPARAMETERS,
+    NumberRule,
+    hyperparameter_problem,
+)
+from mlops_cli.config.schedule_expressions import is_time_zone, schedule_expression
 
 # re.ASCII: \d would take any script's digits (Arabic-Indic, ...), which AWS refuses; \Z: '$' allows a final newline
 _ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+\Z", re.ASCII)
 _PRINCIPAL_ARN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|user|root|assumed-role)(/.+)?\Z", re.ASCII)
-
-
-# AWS's Integer type is a signed 32-bit number: a larger count, size or period is refused by every API
-AWS_INTEGER_MAX = 2**31 - 1
 
 
 class Strict(BaseModel):
@@ -388,160 +393,11 @@ class Split(Strict):
     test: float = Field(0.15, gt=0, lt=0.5, description="Share of keys in the test split.")
 
 
-# --- schedule expressions (EventBridge Scheduler grammar, checked before any call) ---------------------------------
-
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
-_WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")  # EventBridge numbers them 1 (SUN) to 7 (SAT)
-# (field name, lowest, highest, names numbered from `lowest`)
-CRON_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
-    ("minutes", 0, 59, ()),
-    ("hours", 0, 23, ()),
-    ("day-of-month", 1, 31, ()),
-    ("month", 1, 12, _MONTHS),
-    ("day-of-week", 1, 7, _WEEKDAYS),
-    ("year", 1970, 2199, ()),
-)
-_RATE = re.compile(r"rate\(([0-9]+) (minute|minutes|hour|hours|day|days)\)")
-_CRON = re.compile(r"cron\((.*)\)")
-_NUMBER = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() also takes '٣' and '³', which AWS refuses
-_UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
-RATE_MAX_MINUTES = 365 * 1440
-
-
-@dataclass(frozen=True)
-class CronExpression:
-    """A parsed `cron(...)`: the allowed values of each field, or None for a field that uses `L`, `W` or `#` (valid,
-    but its next run times are not computed locally)."""
-
-    fields: tuple[frozenset[int] | None, ...]
-    day_of_month_any: bool  # `?` in day-of-month: the day-of-week field decides
-    text: str
-
-
-def _cron_value(token: str, low: int, names: tuple[str, ...], field: str) -> int:
-    if token.upper() in names:
-        return low + names.index(token.upper())
-    if not _NUMBER.fullmatch(token):
-        raise ValueError(
-            f"cron {field} field: '{token}' is not a number" + (f" or one of {','.join(names)}" if names else "")
-        )
-    return int(token)
-
-
-def _cron_field(text: str, index: int) -> frozenset[int] | None:
-    field, low, high, names = CRON_FIELDS[index]
-    if text == "?":
-        if field not in ("day-of-month", "day-of-week"):
-            raise ValueError(f"cron {field} field: '?' is allowed only in day-of-month and day-of-week")
-        return frozenset(range(low, high + 1))
-    if field == "day-of-month" and re.fullmatch(r"L|LW|[0-9]{1,2}W|L-[0-9]{1,2}", text):
-        return None
-    if field == "day-of-week" and re.fullmatch(r"([0-9]|[A-Za-z]{3})(L|#[1-5])|L", text):
-        return None
-    values: set[int] = set()
-    for part in text.split(","):
-        body, slash, step_text = part.partition("/")
-        if slash and (not _NUMBER.fullmatch(step_text) or int(step_text) == 0):
-            raise ValueError(f"cron {field} field: '/{step_text}' needs a positive whole step")
-        step = int(step_text or 1)
-        if body == "*":
-            first, last = low, high
-        elif "-" in body:
-            start, _, end = body.partition("-")
-            first, last = _cron_value(start, low, names, field), _cron_value(end, low, names, field)
-        else:
-            first = _cron_value(body, low, names, field)
-            last = high if step_text else first
-        for value in (first, last):
-            if not low <= value <= high:
-                raise ValueError(f"cron {field} field: {value} is outside {low}-{high}")
-        if first > last:
-            raise ValueError(f"cron {field} field: the range {body} runs backwards")
-        values.update(range(first, last + 1, step))
-    return frozenset(values)
-
-
-def parse_cron(expression: str) -> CronExpression:
-    """Parse `cron(min hour day-of-month month day-of-week year)`; ValueError names the rule it breaks."""
-    if not expression.isascii():
-        raise ValueError(f"{expression!r}: a schedule expression is ASCII only (digits 0-9, names, * , - / ? L W #)")
-    match = _CRON.fullmatch(expression)
-    if not match:
-        raise ValueError(f"'{expression}' is not cron(...)")
-    parts = match.group(1).split()
-    if len(parts) != 6:
-        raise ValueError(
-            f"'{expression}' has {len(parts)} fields; EventBridge cron has 6: "
-            "minutes hours day-of-month month day-of-week year, like cron(0 3 * * ? *)"
-        )
-    if (parts[2] == "?") == (parts[4] == "?"):
-        raise ValueError(
-            f"'{expression}': exactly one of day-of-month and day-of-week must be '?' (the other decides the days)"
-        )
-    fields = tuple(_cron_field(text, index) for index, text in enumerate(parts))
-    return CronExpression(fields=fields, day_of_month_any=parts[2] == "?", text=expression)
-
-
-def rate_minutes(expression: str) -> int:
-    """The period of `rate(n unit)` in minutes; ValueError names the rule it breaks."""
-    match = _RATE.fullmatch(expression) if expression.isascii() else None
-    if not match:
-        raise ValueError(f"'{expression}' is not rate(<n> minute|minutes|hour|hours|day|days), n in digits 0-9")
-    value, unit = int(match.group(1)), match.group(2)
-    if value < 1:
-        raise ValueError(
-            f"'{expression}': the rate must be a whole number of at least 1 (EventBridge Scheduler's rule)"
-        )
-    if (value == 1) != (not unit.endswith("s")):
-        raise ValueError(
-            f"'{expression}': use the singular unit for 1 and the plural otherwise (rate(1 day), rate(2 days))"
-        )
-    minutes = value * _UNIT_MINUTES[unit.rstrip("s")]
-    if minutes > RATE_MAX_MINUTES:
-        raise ValueError(
-            f"'{expression}': a rate is at most 365 days (525600 minutes, 8760 hours); for rarer runs use a cron "
-            "expression such as cron(0 3 1 1 ? *)"
-        )
-    return minutes
-
-
-@functools.cache
-def _time_zone_names() -> frozenset[str]:
-    import zoneinfo
-
-    return frozenset(zoneinfo.available_timezones())
-
-
-def is_time_zone(name: str) -> bool:
-    """An IANA zone name. ZoneInfo alone is not enough: 'America' is a directory of the zone database
-    (IsADirectoryError), and absolute or relative paths are refused only by some versions."""
-    import zoneinfo
-
-    if name != "UTC" and _time_zone_names() and name not in _time_zone_names():
-        return False
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-        return False
-    return True
-
-
-def _schedule_expression(value: str) -> str:
-    value = value.strip()
-    if value.startswith("rate("):
-        rate_minutes(value)
-    elif value.startswith("cron("):
-        parse_cron(value)
-    else:
-        raise ValueError(f"'{value}' is neither rate(...) nor cron(...) (EventBridge Scheduler expressions)")
-    return value
-
-
 class Schedule(Strict):
     """Run preprocessing by itself: a SageMaker Pipeline started by EventBridge Scheduler and, with on_new_data, by
     an EventBridge rule whenever a new batch lands under the dataset's raw prefix."""
 
-    expression: Annotated[str, AfterValidator(_schedule_expression)] = Field(
+    expression: Annotated[str, AfterValidator(schedule_expression)] = Field(
         description="cron(min hour day-of-month month day-of-week year) or rate(n minutes|hours|days)."
     )
     timezone: str = Field("UTC", description="IANA time zone the cron expression is read in (Europe/Berlin, ...).")
@@ -649,116 +505,6 @@ class Tuning(Strict):
                 "(SageMaker refuses a MaxNumberOfTrainingJobs different from the grid's size)"
             )
         return self
-
-
-HYPERPARAMETERS = {
-    "algorithm": str,
-    "n_estimators": int,
-    "max_depth": int,
-    "learning_rate": float,
-    "max_iter": int,
-    "min_samples_leaf": int,
-    "C": float,
-    "class_weight": str,
-    "random_state": int,
-}
-ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
-DEFAULT_ALGORITHM = "hist_gradient_boosting"  # container_scripts/train.py's default
-_ESTIMATORS = {
-    "logistic_regression": "LogisticRegression",
-    "random_forest": "RandomForestClassifier",
-    "hist_gradient_boosting": "HistGradientBoostingClassifier",
-}
-CLASS_WEIGHTS = ("none", "balanced")
-_SEED_MAX = 2**32 - 1  # numpy's random seeds are 32-bit unsigned
-
-
-@dataclass(frozen=True)
-class NumberRule:
-    """What one estimator accepts for one numeric hyperparameter (scikit-learn's own parameter constraints)."""
-
-    integer: bool
-    minimum: float
-    above: bool = False  # the minimum itself is refused (C > 0)
-    maximum: float = math.inf
-    unlimited: bool = False  # null or 'none' means no limit (max_depth)
-
-    def text(self) -> str:
-        kind = "a whole number" if self.integer else "a number"
-        low = f"{'>' if self.above else '>='} {self.minimum:g}"
-        high = f" and <= {self.maximum:.0f}" if self.maximum != math.inf else ""
-        return f"{kind} {low}{high}" + (", or none for no limit" if self.unlimited else "")
-
-    def problem(self, value: Any) -> str | None:
-        if self.unlimited and (value is None or (isinstance(value, str) and value.strip().lower() in ("none", ""))):
-            return None
-        number = _as_number(value)
-        if number is None or not math.isfinite(number):
-            return f"must be {self.text()}"
-        if self.integer and not number.is_integer():
-            return f"must be {self.text()}"
-        if number < self.minimum or (self.above and number == self.minimum) or number > self.maximum:
-            return f"must be {self.text()}"
-        return None
-
-
-def _as_number(value: Any) -> float | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int):
-        return float(value) if abs(value) < 2**63 else math.inf
-    if isinstance(value, float):
-        return value
-    try:
-        return float(str(value))
-    except (ValueError, OverflowError):
-        return None
-
-
-_WHOLE_AT_LEAST_1 = NumberRule(integer=True, minimum=1, maximum=AWS_INTEGER_MAX)
-# Which estimator reads which hyperparameter, and what it accepts (train.py ignores the others, with a log line).
-HYPERPARAMETER_RULES: dict[str, dict[str, NumberRule | tuple[str, ...]]] = {
-    "n_estimators": {  # HistGradientBoosting takes it as max_iter
-        "random_forest": _WHOLE_AT_LEAST_1,
-        "hist_gradient_boosting": _WHOLE_AT_LEAST_1,
-    },
-    "max_depth": {
-        "random_forest": NumberRule(integer=True, minimum=1, maximum=AWS_INTEGER_MAX, unlimited=True),
-        "hist_gradient_boosting": NumberRule(integer=True, minimum=1, maximum=AWS_INTEGER_MAX, unlimited=True),
-    },
-    "learning_rate": {"hist_gradient_boosting": NumberRule(integer=False, minimum=0, above=True)},
-    "max_iter": {
-        "logistic_regression": NumberRule(integer=True, minimum=0, maximum=AWS_INTEGER_MAX),
-        "hist_gradient_boosting": _WHOLE_AT_LEAST_1,
-    },
-    "min_samples_leaf": {"random_forest": _WHOLE_AT_LEAST_1, "hist_gradient_boosting": _WHOLE_AT_LEAST_1},
-    "C": {"logistic_regression": NumberRule(integer=False, minimum=0, above=True)},
-    "class_weight": dict.fromkeys(ALGORITHMS, CLASS_WEIGHTS),
-    "random_state": dict.fromkeys(ALGORITHMS, NumberRule(integer=True, minimum=0, maximum=_SEED_MAX)),
-}
-
-
-def hyperparameter_problem(name: str, value: Any, algorithms: tuple[str, ...]) -> str | None:
-    """Why `value` cannot be given as `name` to the estimators of `algorithms`, or None. A hyperparameter that
-    none of them reads is still checked against the estimators that do (the config may switch algorithm)."""
-    if name not in HYPERPARAMETERS:
-        return f"unknown hyperparameter '{name}' (known: {', '.join(HYPERPARAMETERS)})"
-    if name == "algorithm":
-        if value not in ALGORITHMS:
-            return f"algorithm {value!r} is not one of {', '.join(ALGORITHMS)}"
-        return None
-    rules = HYPERPARAMETER_RULES[name]
-    readers = [a for a in algorithms if a in rules] or list(rules)
-    for algorithm in readers:
-        rule = rules[algorithm]
-        if isinstance(rule, tuple):
-            text = value.strip().lower() if isinstance(value, str) else value
-            problem = None if text in (*rule, None) else f"must be one of {', '.join(rule)}"
-        else:
-            problem = rule.problem(value)
-        if problem:
-            return f"hyperparameter {name}={value!r} {problem} ({_ESTIMATORS[algorithm]}'s rule for {name})"
-    return None
 
 
 class Train(Strict):

@@ -23,7 +23,8 @@ from mlops_cli.aws.errors import aws_errors, get_or_none
 from mlops_cli.aws.images import sklearn_image_uri
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value
-from mlops_cli.config.models import Config, CronExpression, Schedule, is_time_zone, parse_cron, rate_minutes
+from mlops_cli.config.models import Config, Schedule
+from mlops_cli.config.schedule_expressions import CronExpression, is_time_zone, parse_cron, rate_minutes
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import pipeline_definition as pd
 from mlops_cli.services import register, train

@@ -12,7 +12,8 @@ from mlops_cli.aws.errors import aws_errors
 from mlops_cli.aws.images import sklearn_image_uri
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value
-from mlops_cli.config.models import DEFAULT_ALGORITHM, HYPERPARAMETERS, Config, hyperparameter_problem
+from mlops_cli.config.hyperparameters import DEFAULT_ALGORITHM, HYPERPARAMETERS, hyperparameter_problem
+from mlops_cli.config.models import Config
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import experiments, jobs, preprocess
 from mlops_cli.services.code import bundle_files, bundle_sha256, sourcedir_tarball, upload_bundle
