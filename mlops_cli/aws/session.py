@@ -90,9 +90,9 @@ def botocore_session() -> botocore.session.Session:
     return session
 
 
-# The run of the embedded emulator this process talks to (`manager.instance_id`), recorded when the clients were
-# made: a connection failure, a 5xx or a "not found" is checked against it, so that "the emulator stopped or
-# restarted" is said plainly instead.
+# The run of the embedded emulator this process talks to (`manager.instance_id`), recorded when the newest clients
+# were made (None when they talk to AWS or to an endpoint given as it is): a connection failure, a 5xx or a "not
+# found" is checked against it, so that "the emulator stopped or restarted" is said plainly instead.
 _emulator_instance: str | None = None
 
 
@@ -114,6 +114,7 @@ def _emulator_lost(exc: BaseException, doing: str) -> MlopsError | None:
 def resolve_endpoint(aws: AwsConfig) -> str | None:
     """The URL boto3 talks to: None for AWS itself, the emulator's URL (started on demand) for 'local'."""
     global _emulator_instance
+    _emulator_instance = None  # what older clients recorded does not speak for these
     if aws.is_local:
         from mlops_cli.emulator import manager
 
@@ -124,12 +125,19 @@ def resolve_endpoint(aws: AwsConfig) -> str | None:
     return aws.endpoint_url
 
 
+def _given_endpoint(endpoint_url: str | None) -> str | None:
+    """An endpoint given as it is (tests, an emulator's own clients): no emulator run to check errors against."""
+    global _emulator_instance
+    _emulator_instance = None
+    return endpoint_url
+
+
 class AwsClients:
     """Cached boto3 clients for one config. Thread-safe to create clients from (transfers use threads)."""
 
     def __init__(self, aws: AwsConfig, endpoint_url: str | None = None, *, resolve: bool = True) -> None:
         self.aws = aws
-        self.endpoint_url = resolve_endpoint(aws) if resolve else endpoint_url
+        self.endpoint_url = resolve_endpoint(aws) if resolve else _given_endpoint(endpoint_url)
         self.call_log = CallLog()
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()

@@ -489,6 +489,22 @@ def test_a_connection_error_while_the_emulator_still_runs_stays_a_connection_err
         clients.client("s3").list_buckets()
 
 
+def test_clients_made_later_for_another_endpoint_are_not_judged_by_an_emulator_gone_since(local_clients: Any) -> None:
+    from moto import mock_aws
+
+    from mlops_cli.aws.errors import get_or_none
+    from mlops_cli.aws.session import AwsClients
+    from tests.unit.conftest import make_config
+
+    _, serving = local_clients
+    serving.append(None)  # the emulator those clients talked to is gone; the process goes on with other clients
+    with mock_aws():
+        clients = AwsClients(make_config().aws, resolve=False)
+        iam = clients.client("iam")
+        # "not found" from these clients means absent, not "the emulator was restarted"
+        assert get_or_none("reading a role", ("NoSuchEntity",), iam.get_role, RoleName="absent") is None
+
+
 # --- the emulator's S3 refuses a conditional write that does not hold ---------------------------------------------
 
 
