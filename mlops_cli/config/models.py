@@ -303,11 +303,7 @@ class Storage(Strict):
     @field_validator("job_log_retention_days")
     @classmethod
     def _job_log_retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"{value} is not a CloudWatch Logs retention period ({', '.join(map(str, LOG_RETENTION_DAYS))})"
-            )
-        return value
+        return _log_retention(value)
 
     @field_validator("kms_key")
     @classmethod
@@ -727,6 +723,14 @@ LOG_RETENTION_DAYS = (
 )
 
 
+def _log_retention(value: int) -> int:
+    if value not in LOG_RETENTION_DAYS:
+        raise ValueError(
+            f"{value} is not a CloudWatch Logs retention period ({', '.join(map(str, LOG_RETENTION_DAYS))})"
+        )
+    return value
+
+
 class Throttle(Strict):
     rate: float = Field(100, gt=0, le=10000, description="Steady-state requests per second.")
     burst: int = Field(200, ge=1, le=5000, description="Requests allowed at once above the rate.")
@@ -747,11 +751,7 @@ class GatewayLogging(Strict):
     @field_validator("retention_days")
     @classmethod
     def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(
-                f"{value} is not a CloudWatch Logs retention period ({', '.join(map(str, LOG_RETENTION_DAYS))})"
-            )
-        return value
+        return _log_retention(value)
 
 
 class Gateway(Strict):
