@@ -24,15 +24,18 @@ mlops_cli, or read a path from anywhere but its arguments and variables, would f
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import yaml
@@ -347,3 +350,22 @@ def run_training(
         **{f"SM_HP_{key.upper()}": _env_value(value) for key, value in user.items()},
     }
     return _run([sys.executable, "train.py", *args], code, env, opt_ml, output_dir / "failure")
+
+
+@contextmanager
+def imported_handler(code: Path) -> Iterator[ModuleType]:
+    """code/inference.py imported as the serving container imports it (code/ first on sys.path, so its
+    `import mlops_schema` finds the bundled copy), the test process's own copies of the modules set aside and put
+    back afterwards."""
+    names = ["inference", *(path.stem for path in code.glob("mlops_*.py"))]
+    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+    sys.path.insert(0, str(code))
+    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # keep code/ as train.py left it
+    try:
+        yield importlib.import_module("inference")
+    finally:
+        sys.dont_write_bytecode = writes_bytecode
+        sys.path.remove(str(code))
+        for name in names:
+            sys.modules.pop(name, None)
+        sys.modules.update(saved)

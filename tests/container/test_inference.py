@@ -4,10 +4,8 @@ predict_fn → output_fn per request."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -18,7 +16,7 @@ import pandas as pd
 import pytest
 
 from tests.container.conftest import read_output
-from tests.container.contract import JobResult
+from tests.container.contract import JobResult, imported_handler
 
 ROWS = 40  # sample rows per request: enough to cover missing values and both labels, quick to score
 
@@ -32,21 +30,10 @@ def model_dir(trained: JobResult) -> Path:
 def handler(model_dir: Path) -> Iterator[ModuleType]:
     """code/inference.py imported the container's way, the test process's own copies of the modules set aside."""
     code = model_dir / "code"
-    names = ["inference", *(path.stem for path in code.glob("mlops_*.py"))]
-    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
-    sys.path.insert(0, str(code))
-    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # keep code/ as train.py left it
-    try:
-        module = importlib.import_module("inference")
+    with imported_handler(code) as module:
         assert Path(module.__file__).parent == code
         assert Path(module.ms.__file__).parent == code
         yield module
-    finally:
-        sys.dont_write_bytecode = writes_bytecode
-        sys.path.remove(str(code))
-        for name in names:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
 
 
 @pytest.fixture

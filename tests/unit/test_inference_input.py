@@ -9,7 +9,6 @@ trained by train.py for the module: no emulator, no subprocess per request."""
 from __future__ import annotations
 
 import gzip
-import importlib
 import io
 import json
 import os
@@ -63,19 +62,10 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def handler(model_dir: Path) -> Iterator[ModuleType]:
     """code/inference.py imported as the serving container imports it, the test process's modules set aside."""
-    code = model_dir / "code"
-    names = ["inference", *(path.stem for path in code.glob("mlops_*.py"))]
-    saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
-    sys.path.insert(0, str(code))
-    writes_bytecode, sys.dont_write_bytecode = sys.dont_write_bytecode, True
-    try:
-        yield importlib.import_module("inference")
-    finally:
-        sys.dont_write_bytecode = writes_bytecode
-        sys.path.remove(str(code))
-        for name in names:
-            sys.modules.pop(name, None)
-        sys.modules.update(saved)
+    from tests.container.contract import imported_handler
+
+    with imported_handler(model_dir / "code") as module:
+        yield module
 
 
 @pytest.fixture(scope="module")
