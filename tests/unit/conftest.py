@@ -13,6 +13,7 @@ from moto import mock_aws
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.loader import load_config
 from mlops_cli.config.models import Config
+from mlops_cli.main import app
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
@@ -27,6 +28,15 @@ def emulator_extensions() -> None:
 def make_config(*overrides: str) -> Config:
     """The shipped local config without the emulator endpoint (boto3 talks to moto in-process), plus --set's."""
     return load_config(CONFIGS / "local.yaml", ["aws.endpoint_url=", *overrides]).config
+
+
+def run(args: list[str]) -> int:
+    """Run the CLI in-process as `mlops <args>`; return its exit code."""
+    try:
+        app(args=args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
 
 
 @pytest.fixture

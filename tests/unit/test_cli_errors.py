@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops_cli.main import app
+from tests.unit.conftest import run
 from tests.unit.test_config_loader import MINIMAL
 
 BROKEN = {
@@ -25,14 +25,6 @@ def no_region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_REGION", raising=False)
     monkeypatch.delenv("MLOPS_UNSET_VAR", raising=False)
-
-
-def run(args: list[str]) -> int:
-    try:
-        app(args=args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 @pytest.mark.parametrize("case", sorted(BROKEN))

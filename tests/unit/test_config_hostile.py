@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlops_cli.config import loader
-from mlops_cli.main import app
+from tests.unit.conftest import run
 from tests.unit.test_config_loader import MINIMAL
 
 ONE_MB = 1_000_000
@@ -22,14 +22,6 @@ ALIASES = "YAML anchors and aliases are not accepted in a config"
 @pytest.fixture(autouse=True)
 def _region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_REGION", "eu-west-1")
-
-
-def run(args: list[str]) -> int:
-    try:
-        app(args=args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def refused(capsys: pytest.CaptureFixture[str], config: Path | str, *extra: str) -> str:

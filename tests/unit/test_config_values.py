@@ -14,8 +14,8 @@ from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.loader import load_config
 from mlops_cli.config.models import Config
 from mlops_cli.errors import ConfigError, UsageError
-from mlops_cli.main import app
 from mlops_cli.services import train
+from tests.unit.conftest import run
 from tests.unit.test_config_loader import MINIMAL
 
 # case -> (--set overrides, extra YAML appended to MINIMAL, text the message must hold)
@@ -254,14 +254,6 @@ REFUSED: dict[str, tuple[list[str], str, str]] = {
 def no_region(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.delenv("AWS_REGION", raising=False)
-
-
-def run(args: list[str]) -> int:
-    try:
-        app(args=args)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
 
 
 def write(tmp_path: Path, extra: str = "") -> Path:
