@@ -91,6 +91,11 @@ def canonical(document: Any) -> str:
     return json.dumps(_normalise(document), sort_keys=True, separators=(",", ":"))
 
 
+def same_document(actual: Any, desired: Any) -> bool:
+    """`Control.matches` for JSON documents: equal in their canonical form."""
+    return canonical(actual) == canonical(desired)
+
+
 def _normalise(value: Any) -> Any:
     # IAM treats a one-element list and the bare element alike, and statement order as irrelevant to meaning
     if isinstance(value, dict):

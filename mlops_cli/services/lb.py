@@ -20,7 +20,7 @@ from mlops_cli.aws.tags import as_key_value, from_key_value
 from mlops_cli.config.models import Config, LoadBalancer
 from mlops_cli.errors import OperationFailed, PreconditionFailed, UsageError, WaitTimeout
 from mlops_cli.services import lb_proxy
-from mlops_cli.services.convergence import Control, ControlResult, canonical, converge
+from mlops_cli.services.convergence import Control, ControlResult, converge, same_document
 from mlops_cli.services.deploy import describe_endpoint, endpoint_name
 
 STAGE = "lb"
@@ -466,11 +466,7 @@ def _load_balancer_control(s: _State) -> Control:
             if current["SecurityGroups"] != wanted["SecurityGroups"]:
                 s.elbv2.set_security_groups(LoadBalancerArn=arn, SecurityGroups=wanted["SecurityGroups"])
 
-    return Control("load balancer", desired, read, write, matches=_same)
-
-
-def _same(actual: Any, desired: Any) -> bool:
-    return canonical(actual) == canonical(desired)
+    return Control("load balancer", desired, read, write, matches=same_document)
 
 
 def _attributes_control(s: _State) -> Control:
@@ -524,7 +520,7 @@ def _target_group_control(s: _State) -> Control:
             changes = {k: v for k, v in desired.items() if k not in _TG_FIXED}
             s.elbv2.modify_target_group(TargetGroupArn=s.require(s.tg_arn(), "target group"), **changes)
 
-    return Control("target group", desired, read, write, matches=_same)
+    return Control("target group", desired, read, write, matches=same_document)
 
 
 def registered_targets(clients: AwsClients, target_group_arn: str) -> list[TargetHealth]:
@@ -619,7 +615,7 @@ def _listener_controls(s: _State) -> list[Control]:
                         **definition,
                     )
 
-    return [Control("listeners", desired, read, write, matches=_same, parent="load balancer")]
+    return [Control("listeners", desired, read, write, matches=same_document, parent="load balancer")]
 
 
 def _listener_field(listener: dict[str, Any], key: str) -> Any:

@@ -21,7 +21,7 @@ from typing import Any
 from mlops_cli.aws.errors import aws_errors, error_code, get_or_none
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.models import Config, LoadBalancer
-from mlops_cli.services.convergence import Control, canonical
+from mlops_cli.services.convergence import Control, same_document
 from mlops_cli.services.deploy import endpoint_name
 from mlops_cli.services.log_groups import log_group_control, project_log_key
 from mlops_cli.services.roles import role_controls, service_trust
@@ -208,7 +208,7 @@ def permission_control(clients: AwsClients, config: Config, target_group_arn: An
         desired,
         read,
         write,
-        matches=lambda a, d: canonical(a) == canonical(d),
+        matches=same_document,
         parent="proxy function",
     )
 

@@ -13,7 +13,7 @@ from mlops_cli.aws.images import sklearn_image_uri
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value
 from mlops_cli.config.models import Config
-from mlops_cli.services.convergence import Control, ControlResult, canonical, converge
+from mlops_cli.services.convergence import Control, ControlResult, converge, same_document
 from mlops_cli.services.storage.documents import bucket_arn
 
 POLICY_NAME = "mlops-execution"
@@ -313,12 +313,9 @@ def role_controls(
         with aws_errors(f"setting the policy of role {name}"):
             iam.put_role_policy(RoleName=name, PolicyName=policy_name, PolicyDocument=json.dumps(policy))
 
-    def same(actual: Any, desired: Any) -> bool:
-        return canonical(actual) == canonical(desired)
-
     return [
-        Control(label, trust, read_role, write_role, matches=same),
-        Control(f"{label} policy", policy, read_policy, write_policy, matches=same, parent=label),
+        Control(label, trust, read_role, write_role, matches=same_document),
+        Control(f"{label} policy", policy, read_policy, write_policy, matches=same_document, parent=label),
     ]
 
 

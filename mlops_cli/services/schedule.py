@@ -29,7 +29,7 @@ from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import pipeline_definition as pd
 from mlops_cli.services import register, train
 from mlops_cli.services.code import bundle_files, sourcedir_tarball, upload_bundle
-from mlops_cli.services.convergence import Control, ControlResult, canonical, converge
+from mlops_cli.services.convergence import Control, ControlResult, converge, same_document
 from mlops_cli.services.roles import ensure_execution_role, role_controls, service_trust
 from mlops_cli.services.security import job_encryption_key
 
@@ -389,7 +389,7 @@ def _pipeline_controls(clients: AwsClients, config: Config, definition: dict[str
                     PipelineName=n.pipeline, PipelineDefinition=body, PipelineDescription=description, RoleArn=role_arn
                 )
 
-    return [Control("pipeline", desired, read, write, matches=lambda a, d: canonical(a) == canonical(d))]
+    return [Control("pipeline", desired, read, write, matches=same_document)]
 
 
 def _dlq_controls(clients: AwsClients, config: Config) -> list[Control]:
@@ -450,11 +450,7 @@ def _schedule_controls(clients: AwsClients, config: Config) -> list[Control]:
             else:
                 scheduler.update_schedule(**request)
 
-    return [
-        Control(
-            "schedule", _comparable_schedule(request), read, write, matches=lambda a, d: canonical(a) == canonical(d)
-        )
-    ]
+    return [Control("schedule", _comparable_schedule(request), read, write, matches=same_document)]
 
 
 def _rule_controls(clients: AwsClients, config: Config, schedule: Schedule, account: str) -> list[Control]:
@@ -501,10 +497,9 @@ def _rule_controls(clients: AwsClients, config: Config, schedule: Schedule, acco
         with aws_errors(f"setting the target of rule {n.rule}"):
             events.put_targets(Rule=n.rule, Targets=[target])
 
-    same = lambda a, d: canonical(a) == canonical(d)  # noqa: E731
     return [
-        Control("rule", desired_rule, read_rule, write_rule, matches=same),
-        Control("rule target", target, read_targets, write_targets, matches=same, parent="rule"),
+        Control("rule", desired_rule, read_rule, write_rule, matches=same_document),
+        Control("rule target", target, read_targets, write_targets, matches=same_document, parent="rule"),
     ]
 
 

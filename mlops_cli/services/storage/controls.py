@@ -14,7 +14,7 @@ from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value, as_tag_key_value, from_key_value
 from mlops_cli.config.models import Config
 from mlops_cli.errors import PreconditionFailed
-from mlops_cli.services.convergence import Control, canonical
+from mlops_cli.services.convergence import Control, same_document
 from mlops_cli.services.log_groups import log_group_control
 from mlops_cli.services.storage import documents
 
@@ -251,7 +251,7 @@ class _Bucket:
             return None if response is None else json.loads(response["Policy"])
 
         write = self._put("the bucket policy", "put_bucket_policy", Policy=json.dumps(document))
-        return self._control("policy", document, read, write, matches=lambda a, d: canonical(a) == canonical(d))
+        return self._control("policy", document, read, write, matches=same_document)
 
     def logging(self, target_bucket: str, prefix: str) -> Control:
         desired = {"TargetBucket": target_bucket, "TargetPrefix": prefix}
@@ -282,7 +282,7 @@ class _Bucket:
         write = self._put(
             "lifecycle rules", "put_bucket_lifecycle_configuration", LifecycleConfiguration={"Rules": rules}
         )
-        return self._control("lifecycle", rules, read, write, matches=lambda a, d: canonical(a) == canonical(d))
+        return self._control("lifecycle", rules, read, write, matches=same_document)
 
     def eventbridge(self) -> Control:
         def current() -> dict[str, Any] | None:
@@ -379,7 +379,7 @@ class _KeyControl:
             document,
             read,
             write,
-            matches=lambda a, d: canonical(a) == canonical(d),
+            matches=same_document,
             parent="encryption key",
         )
 
