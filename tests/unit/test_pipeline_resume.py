@@ -76,6 +76,21 @@ def _end_jobs_at_the_next_poll(
     monkeypatch.setattr(jobs.time, "sleep", poll)
 
 
+def _interrupted_run(
+    monkeypatch: pytest.MonkeyPatch,
+    clients: AwsClients,
+    config: Config,
+    module: Any,
+    start: str,
+    stage: str,
+    **options: Any,
+) -> pipeline.PipelineResult:
+    """A run of `stage` whose job (started through `module.start`) stays InProgress, and whose wait is interrupted."""
+    _hold_new_jobs_in_progress(monkeypatch, module, start)
+    _interrupt_the_wait(monkeypatch)
+    return _run(clients, config, stage, **options)
+
+
 def _names(kind: str) -> list[str]:
     b = backend()
     found = {"processing": b.processing_jobs, "training": b.training_jobs, "tuning": b.hyper_parameter_tuning_jobs}
@@ -86,9 +101,7 @@ def test_train_after_ctrl_c_waits_for_the_job_it_started(
     clients: AwsClients, config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     preprocessed(clients, config)
-    _hold_new_jobs_in_progress(monkeypatch, train, "start_training")
-    _interrupt_the_wait(monkeypatch)
-    interrupted = _run(clients, config, "train")
+    interrupted = _interrupted_run(monkeypatch, clients, config, train, "start_training", "train")
     assert interrupted.exit_code == 130
     [started] = _names("training")
 
@@ -104,9 +117,7 @@ def test_a_running_job_with_other_inputs_is_not_waited_for(
     clients: AwsClients, config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     preprocessed(clients, config)
-    _hold_new_jobs_in_progress(monkeypatch, train, "start_training")
-    _interrupt_the_wait(monkeypatch)
-    assert _run(clients, config, "train").exit_code == 130
+    assert _interrupted_run(monkeypatch, clients, config, train, "start_training", "train").exit_code == 130
     [first] = _names("training")
 
     _end_jobs_at_the_next_poll(monkeypatch)
@@ -120,9 +131,8 @@ def test_preprocess_after_ctrl_c_waits_for_the_job_it_started(
 ) -> None:
     preprocessed(clients, config)
     backend().processing_jobs.clear()  # the bucket and its raw batch stay; no job has read them yet
-    _hold_new_jobs_in_progress(monkeypatch, preprocess, "start_preprocessing")
-    _interrupt_the_wait(monkeypatch)
-    assert _run(clients, config, "preprocess").exit_code == 130
+    interrupted = _interrupted_run(monkeypatch, clients, config, preprocess, "start_preprocessing", "preprocess")
+    assert interrupted.exit_code == 130
     [started] = _names("processing")
 
     _end_jobs_at_the_next_poll(monkeypatch)
@@ -136,9 +146,7 @@ def test_evaluate_after_ctrl_c_waits_for_the_job_it_started(
 ) -> None:
     preprocessed(clients, config)
     model = trained(clients, config)
-    _hold_new_jobs_in_progress(monkeypatch, train, "start_evaluation")
-    _interrupt_the_wait(monkeypatch)
-    assert _run(clients, config, "evaluate").exit_code == 130
+    assert _interrupted_run(monkeypatch, clients, config, train, "start_evaluation", "evaluate").exit_code == 130
     evaluations = [name for name in _names("processing") if "-evl-" in name]
     assert len(evaluations) == 1
 
@@ -161,9 +169,7 @@ def test_tune_after_ctrl_c_waits_for_the_tuning_job_it_started(
     clients: AwsClients, config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     preprocessed(clients, config)
-    _hold_new_jobs_in_progress(monkeypatch, train, "start_tuning")
-    _interrupt_the_wait(monkeypatch)
-    assert _run(clients, config, "train", tune=True).exit_code == 130
+    assert _interrupted_run(monkeypatch, clients, config, train, "start_tuning", "train", tune=True).exit_code == 130
     [started] = _names("tuning")
 
     # moto lacks ListTrainingJobsForHyperParameterTuningJob and makes up the best trial: give it a real one
