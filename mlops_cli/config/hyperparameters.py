@@ -51,11 +51,14 @@ class NumberRule:
         if self.unlimited and (value is None or (isinstance(value, str) and value.strip().lower() in ("none", ""))):
             return None
         number = _as_number(value)
-        if number is None or not math.isfinite(number):
-            return f"must be {self.text()}"
-        if self.integer and not number.is_integer():
-            return f"must be {self.text()}"
-        if number < self.minimum or (self.above and number == self.minimum) or number > self.maximum:
+        if (
+            number is None
+            or not math.isfinite(number)
+            or (self.integer and not number.is_integer())
+            or number < self.minimum
+            or (self.above and number == self.minimum)
+            or number > self.maximum
+        ):
             return f"must be {self.text()}"
         return None
 
