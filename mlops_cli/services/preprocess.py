@@ -197,9 +197,9 @@ def _ingest_dates(s3: Any, bucket: str, raw_prefix: str) -> list[str]:
 
 def latest_completed(clients: AwsClients, config: Config) -> jobs.JobState:
     """The newest preprocessing job that completed: what training reads unless told otherwise."""
-    for summary in jobs.list_jobs(clients, jobs.Kind.PROCESSING, job_prefix(config), limit=50):
-        if summary["ProcessingJobStatus"] == "Completed":
-            return jobs.describe_job(clients, jobs.Kind.PROCESSING, summary["ProcessingJobName"])
+    state = jobs.newest_completed(clients, jobs.Kind.PROCESSING, job_prefix(config))
+    if state is not None:
+        return state
     raise PreconditionFailed("No preprocessing job has completed yet.", hint="Run `mlops preprocess run --wait` first.")
 
 
