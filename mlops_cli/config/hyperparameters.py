@@ -1,4 +1,4 @@
-"""The hyperparameters container_scripts/train.py reads, and what each estimator accepts for them (scikit-learn's
+"""The hyperparameters mlops_cli/container_scripts/train.py reads, and what each estimator accepts for them (scikit-learn's
 own parameter constraints), so a job that could only fail is refused before it starts."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ HYPERPARAMETERS = {
     "random_state": int,
 }
 ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
-DEFAULT_ALGORITHM = "hist_gradient_boosting"  # container_scripts/train.py's default
+DEFAULT_ALGORITHM = "hist_gradient_boosting"  # mlops_cli/container_scripts/train.py's default
 _ESTIMATORS = {
     "logistic_regression": "LogisticRegression",
     "random_forest": "RandomForestClassifier",

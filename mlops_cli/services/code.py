@@ -16,8 +16,8 @@ from mlops_cli.config.models import Config
 from mlops_cli.errors import PreconditionFailed
 from mlops_cli.services.schema import schema_document
 
-CONTAINER_SCRIPTS = Path(__file__).resolve().parents[2] / "container_scripts"
-SHARED_PREFIX = "mlops_"  # container_scripts/mlops_*.py are modules every script may import
+CONTAINER_SCRIPTS = Path(__file__).resolve().parents[1] / "container_scripts"
+SHARED_PREFIX = "mlops_"  # mlops_cli/container_scripts/mlops_*.py are modules every script may import
 
 
 @dataclass(frozen=True)

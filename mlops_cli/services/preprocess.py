@@ -1,4 +1,4 @@
-"""The preprocessing stage: SageMaker Processing jobs that run container_scripts/preprocess.py on the raw batches."""
+"""The preprocessing stage: SageMaker Processing jobs that run mlops_cli/container_scripts/preprocess.py on the raw batches."""
 
 from __future__ import annotations
 
@@ -226,7 +226,7 @@ def summarize(clients: AwsClients, state: jobs.JobState) -> PreprocessSummary:
 
 
 def _add_profile(summary: PreprocessSummary, profile: dict[str, Any]) -> None:
-    """Add one host's profile.json (see container_scripts/preprocess.py) to the job's totals."""
+    """Add one host's profile.json (see mlops_cli/container_scripts/preprocess.py) to the job's totals."""
     summary.hosts.append(str(profile["host"]))
     summary.rows_in += int(profile["rows_in"])
     summary.rows_out += int(profile["rows_out"])

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 STAGE = "register"
 PENDING, APPROVED, REJECTED = "PendingManualApproval", "Approved", "Rejected"
-CONTENT_TYPES = ["application/json", "text/csv"]  # what container_scripts/inference.py accepts and answers
+CONTENT_TYPES = ["application/json", "text/csv"]  # what mlops_cli/container_scripts/inference.py accepts and answers
 SERVING_PROGRAM = "inference.py"
 SERVING_CODE_DIR = "/opt/ml/model/code"  # train.py packs inference.py into model.tar.gz under code/
 MAX_REASON = 1024  # ApprovalDescription

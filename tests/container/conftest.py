@@ -69,7 +69,7 @@ def model_frame(folder: Path, schema: dict[str, Any]) -> tuple[pd.DataFrame, np.
 
 
 def load_script_module(name: str) -> ModuleType:
-    """A container script module imported in-process (container_scripts/ is not a package)."""
+    """A container script module imported in-process (mlops_cli/container_scripts/ is not a package)."""
     if str(SCRIPTS) not in sys.path:
         sys.path.insert(0, str(SCRIPTS))
     return importlib.import_module(name)

@@ -1,7 +1,7 @@
 """Run a container script as SageMaker would, in a temporary folder standing in for /opt/ml.
 
 Processing (CreateProcessingJob with the scikit-learn image and ContainerEntrypoint ["python3", <script>]):
-    opt_ml/processing/input/code/   the scripts of container_scripts/ and schema.json (the `code` input)
+    opt_ml/processing/input/code/   the scripts of mlops_cli/container_scripts/ and schema.json (the `code` input)
     opt_ml/processing/input/<name>/ every other input's files
     opt_ml/processing/output/<name>/ created empty, as SageMaker does before the entrypoint runs
     opt_ml/config/processingjobconfig.json and resourceconfig.json
@@ -41,7 +41,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ROOT / "container_scripts"
+SCRIPTS = ROOT / "mlops_cli" / "container_scripts"
 BASE_CONFIG = ROOT / "configs" / "base.yaml"
 DATA = ROOT / "data" / "churn"
 OPT_ML = "/opt/ml/"

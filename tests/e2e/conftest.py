@@ -198,7 +198,7 @@ class ServedModel:
 
 @pytest.fixture(scope="session")
 def served_model(tmp_path_factory: pytest.TempPathFactory) -> ServedModel:
-    """Trained once per session by container_scripts/train.py (logistic regression on 200 rows: about 2 s)."""
+    """Trained once per session by mlops_cli/container_scripts/train.py (logistic regression on 200 rows: about 2 s)."""
     import csv
     import importlib.util
     import io

@@ -1,4 +1,4 @@
-"""Endpoints that really serve on the emulator: a model trained by container_scripts/train.py, deployed as the CLI
+"""Endpoints that really serve on the emulator: a model trained by mlops_cli/container_scripts/train.py, deployed as the CLI
 deploys it, invoked through sagemaker-runtime. Each test fails against plain moto 5.2.5, where endpoints are
 InService at once, duplicates overwrite, and InvokeEndpoint answers b"body" for any name."""
 

@@ -131,7 +131,7 @@ def test_evaluation_writes_report_and_plots_with_the_true_auc(
     test_dir.mkdir()
     for name, body in s3_objects(s3, result["run"]["test_uri"]).items():
         (test_dir / name.rsplit("/", 1)[-1]).write_bytes(body)
-    sys.path.insert(0, str(ROOT / "container_scripts"))
+    sys.path.insert(0, str(ROOT / "mlops_cli" / "container_scripts"))
     try:
         import mlops_schema as ms
 
@@ -140,7 +140,7 @@ def test_evaluation_writes_report_and_plots_with_the_true_auc(
         features = ms.model_inputs(test, schema)
         truth = ms.labels(test, schema)
     finally:
-        sys.path.remove(str(ROOT / "container_scripts"))
+        sys.path.remove(str(ROOT / "mlops_cli" / "container_scripts"))
     expected = roc_auc_score(truth, model.predict_proba(features)[:, 1])
     assert result["evaluation"]["metrics"]["auc"] == pytest.approx(expected, abs=1e-6)
 
