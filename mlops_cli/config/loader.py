@@ -70,6 +70,17 @@ class LoadedConfig:
 class _Document:
     data: dict[str, Any]
     locations: dict[KeyPath, Location]
+    # the folder of the file that set each script path (SCRIPT_PATHS): relative paths are read from there
+    folders: dict[KeyPath, Path] = field(default_factory=dict)
+
+
+# A user's code, named by paths relative to the config file that declares them; a base file's paths stay relative
+# to the base file, whichever overlay extends it.
+SCRIPT_SETTINGS: tuple[KeyPath, ...] = (("preprocess", "script"), ("train", "script"), ("deploy", "inference"))
+SCRIPT_PATH_FIELDS = ("source_dir", "requirements")
+# Replaced as a whole by an overlay, never merged key by key: a dataset's schema (an overlay's columns are the
+# columns), and a script setting (its paths belong together).
+REPLACED_WHOLE: tuple[KeyPath, ...] = (("dataset", "columns"), *SCRIPT_SETTINGS)
 
 
 @dataclass
@@ -102,6 +113,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> LoadedC
     _default_region_from_env(doc)
     if not problems:
         _check_text(doc, problems)
+        _resolve_script_paths(doc)
     if problems:  # validating half-resolved data would only add noise
         raise _config_error(problems)
     try:
@@ -135,6 +147,7 @@ def _read_with_extends(
     doc = _read_yaml(path, problems, budget, named_by)
     if doc is None:
         return None
+    _record_folders(doc, path)
     base_name = doc.data.get("extends")
     if base_name is None:
         return doc
@@ -157,7 +170,22 @@ def _read_with_extends(
         return None
     doc.data.pop("extends")
     base.data.pop("extends", None)
-    return _Document(_deep_merge(base.data, doc.data), {**base.locations, **doc.locations})
+    locations = {**_without_replaced(base.locations, doc.data), **doc.locations}
+    return _Document(_deep_merge(base.data, doc.data), locations, {**base.folders, **doc.folders})
+
+
+def _without_replaced(locations: dict[KeyPath, Location], overlay: dict[str, Any]) -> dict[KeyPath, Location]:
+    """The base's locations, less those under a setting the overlay replaces as a whole."""
+    replaced = [path for path in REPLACED_WHOLE if _get(overlay, path) is not None]
+    return {key: loc for key, loc in locations.items() if not any(key[: len(p)] == p and key != p for p in replaced)}
+
+
+def _get(data: Any, key_path: KeyPath) -> Any:
+    for part in key_path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
 
 
 def _absolute(path: Path) -> Path:
@@ -410,15 +438,39 @@ def _record_lines(
             _record_lines(item, key, file, out, found)
 
 
-def _deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key; anything else in the overlay replaces the base's value."""
+def _deep_merge(base: dict[str, Any], overlay: dict[str, Any], at: KeyPath = ()) -> dict[str, Any]:
+    """Mappings merge key by key, except those in REPLACED_WHOLE; anything else in the overlay replaces the base's
+    value."""
     merged = dict(base)
     for key, value in overlay.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+        here = (*at, key)
+        if isinstance(value, dict) and isinstance(merged.get(key), dict) and here not in REPLACED_WHOLE:
+            merged[key] = _deep_merge(merged[key], value, here)
         else:
             merged[key] = value
     return merged
+
+
+def _record_folders(doc: _Document, path: Path) -> None:
+    """Remember which file's folder each script path of this file is relative to."""
+    folder = _absolute(path).parent
+    for setting in SCRIPT_SETTINGS:
+        if isinstance(_get(doc.data, setting), dict):
+            doc.folders.update({(*setting, name): folder for name in SCRIPT_PATH_FIELDS})
+
+
+def _resolve_script_paths(doc: _Document) -> None:
+    """Relative script paths become absolute, read from the folder of the file that set them (the working folder
+    for a --set override). Done after ${VAR} substitution, so a variable may hold an absolute path."""
+    for setting in SCRIPT_SETTINGS:
+        spec = _get(doc.data, setting)
+        if not isinstance(spec, dict):
+            continue
+        for name in SCRIPT_PATH_FIELDS:
+            value = spec.get(name)
+            if isinstance(value, str) and value.strip() and not os.path.isabs(value):
+                folder = doc.folders.get((*setting, name), Path.cwd())
+                spec[name] = os.path.normpath(folder / value)
 
 
 def _interpolate(doc: _Document, problems: list[Problem]) -> None:
@@ -504,6 +556,8 @@ def _apply_override(doc: _Document, override: str, problems: list[Problem], budg
         node = child
     node[parts[-1]] = value
     doc.locations[tuple(parts)] = (f"--set {key}", 0)
+    for folder_key in [k for k in doc.folders if k[: len(parts)] == tuple(parts)]:
+        del doc.folders[folder_key]  # an override's paths are relative to the working folder
 
 
 def _default_region_from_env(doc: _Document) -> None:

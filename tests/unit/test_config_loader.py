@@ -10,6 +10,8 @@ from mlops_cli.config.loader import load_config
 from mlops_cli.config.masking import MASK, masked
 from mlops_cli.errors import ConfigError
 
+ROOT = Path(__file__).resolve().parents[2]
+
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
 MINIMAL = """\
@@ -218,3 +220,27 @@ def test_a_refused_secret_is_not_repeated(tmp_path: Path) -> None:
         f"{path}:15 tags.api_token: must be a valid string (not {MASK})",
         f"{path}:16 tags.team: must be a valid string (not 42)",
     ]
+
+
+def test_an_overlays_columns_replace_the_base_schema(tmp_path: Path) -> None:
+    """A schema is never merged: a project extending another's config declares its own columns, and only those."""
+    base = write(tmp_path, (ROOT / "configs" / "base.yaml").read_text(), "base.yaml")
+    path = write(
+        tmp_path,
+        f"extends: {base.name}\nenvironment: dev\naws: {{region: eu-west-1}}\n"
+        "dataset:\n  name: flats\n  key: flat_id\n  target: sold\n"
+        "  columns: {flat_id: string, rooms: int, area: float, sold: bool}\n",
+    )
+    config = load_config(path).config
+    assert list(config.dataset.columns) == ["flat_id", "rooms", "area", "sold"]
+
+
+def test_an_overlay_that_keeps_the_base_target_but_not_its_column_is_refused(tmp_path: Path) -> None:
+    base = write(tmp_path, (ROOT / "configs" / "base.yaml").read_text(), "base.yaml")
+    path = write(
+        tmp_path,
+        f"extends: {base.name}\nenvironment: dev\naws: {{region: eu-west-1}}\n"
+        "dataset:\n  columns: {customer_id: string, tenure_months: int}\n",
+    )
+    found = problems(path)
+    assert any("dataset" in p and "'churned' is not among the declared columns" in p for p in found), found
