@@ -43,6 +43,9 @@ START_TIMEOUT = 20.0  # seconds from spawn to the first answer; it usually takes
 LOCK_TIMEOUT = 60.0  # another command may be starting the server (at most START_TIMEOUT) or stopping it
 _AUTO_PORT_ATTEMPTS = 3  # a free port can be taken between choosing it and the server binding it
 _LOST_TIMEOUT = 5.0  # seconds to tell "the emulator is gone" from "the machine is busy"
+# What the `[local]` extra installs: the server (moto) and what the container scripts and the emulated services run
+# with. An AWS-only install has none of them.
+LOCAL_EXTRA_MODULES = ("moto", "pandas", "sklearn", "jsonschema")
 
 
 @dataclass
@@ -104,12 +107,26 @@ def start(port: int | None = None) -> tuple[EmulatorInfo, bool]:
         current = _running()
         if current:
             return _info(current), True
+        require_local_extra()
         lost = _clean_up_stale()
         started = _spawn(port)
         state.write(paths.state_file(), started)
         info = _info(started)
         info.replaced_lost_since = lost.started_at if lost else None
         return info, False
+
+
+def require_local_extra() -> None:
+    """The emulator's packages come with `pip install 'mlops-cli[local]'`: say so instead of a server that dies."""
+    import importlib.util
+
+    missing = [name for name in LOCAL_EXTRA_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise PreconditionFailed(
+            f"the embedded emulator needs {', '.join(missing)}, which this installation of mlops does not have.",
+            hint="Install the emulator's extra: pip install 'mlops-cli[local]' (pipx: pipx install 'mlops-cli[local]'), "
+            "or point aws.endpoint_url at AWS (leave it out) in the config.",
+        )
 
 
 def stop() -> bool:

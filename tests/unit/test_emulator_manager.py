@@ -83,3 +83,19 @@ def test_command_line_without_proc_comes_from_ps() -> None:
     finally:
         child.kill()
         child.wait()
+
+
+def test_without_the_local_extra_start_says_what_to_install(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An AWS-only install (no moto, pandas, scikit-learn) gets the install command, not a server that dies."""
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name in ("moto", "sklearn") else real_find_spec(name, *a)
+    )
+    monkeypatch.setattr(processes, "spawn_server", lambda *a: pytest.fail("no server may be started"))
+    with pytest.raises(PreconditionFailed) as caught:
+        manager.start()
+    assert "needs moto, sklearn" in str(caught.value)
+    assert "pip install 'mlops-cli[local]'" in (caught.value.hint or "")
+    assert not manager.status().running
