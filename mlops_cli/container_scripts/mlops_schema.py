@@ -11,9 +11,15 @@ and keeps to Python 3.9 syntax.
 schema.json (written by the `mlops` tool from the config's `dataset` section)::
 
     {"name": "churn", "key": "customer_id", "target": "churned",
+     "task": "binary", "classes": ["no", "yes"], "positive_label": "yes",
      "columns": [{"name": "tenure_months", "type": "int", "min": 0, "max": 600, "nullable": true}, ...]}
 
 Types: int, float, string, bool (yes/no/true/false/1/0, any case), category (one of `values`).
+
+Tasks and the target they need: binary (a bool target, or a category with exactly 2 values), multiclass (a category
+with 2+ values), regression (an int or float target). `classes` (classification only) are the class names as text in
+the declared order; `positive_label` (binary only) is the last of them. A schema.json without `task` was written
+before tasks existed: binary with a bool target, classes no/yes.
 
 Canonical cleaned form: ints as pandas' nullable Int64, floats as float64, strings and categories as str, bools as
 "yes"/"no"; a missing value is NA (an empty field once written as CSV).
@@ -30,6 +36,8 @@ import numpy as np
 import pandas as pd
 
 TYPES = ("int", "float", "string", "bool", "category")
+TASKS = ("binary", "multiclass", "regression")
+CLASSIFICATION_TASKS = ("binary", "multiclass")
 NUMERIC_TYPES = ("int", "float")
 TRUE_WORDS = frozenset({"yes", "true", "1"})
 FALSE_WORDS = frozenset({"no", "false", "0"})
@@ -82,6 +90,14 @@ class Schema:
     key: str
     target: str
     columns: tuple[Column, ...]
+    task: str = "binary"
+    # Class names as text in the declared order (binary: negative then positive); () for regression.
+    classes: tuple[str, ...] = (NEGATIVE_LABEL, POSITIVE_LABEL)
+    positive_label: str | None = POSITIVE_LABEL  # binary only
+
+    @property
+    def is_classification(self) -> bool:
+        return self.task in CLASSIFICATION_TASKS
 
     @property
     def names(self) -> list[str]:
@@ -114,18 +130,74 @@ def schema_from_dict(data: dict[str, Any]) -> Schema:
     """Build and check a Schema from schema.json's content; a wrong schema fails here, not halfway through a job."""
     try:
         columns = tuple(_column_from_dict(item) for item in data["columns"])
-        schema = Schema(name=str(data["name"]), key=str(data["key"]), target=str(data["target"]), columns=columns)
+        name, key, target = str(data["name"]), str(data["key"]), str(data["target"])
     except (KeyError, TypeError) as exc:
         raise SchemaError(f"schema.json is malformed: {exc!r}") from exc
-    names = schema.names
+    names = [column.name for column in columns]
     if len(set(names)) != len(names):
         raise SchemaError(f"schema.json declares a column twice: {names}")
-    for role in ("key", "target"):
-        if getattr(schema, role) not in names:
-            raise SchemaError(f"schema.json: the {role} column '{getattr(schema, role)}' is not among the columns")
-    if columns[names.index(schema.target)].type != "bool":
-        raise SchemaError(f"schema.json: the target '{schema.target}' must be a bool (yes/no) column")
-    return schema
+    for role, column_name in (("key", key), ("target", target)):
+        if column_name not in names:
+            raise SchemaError(f"schema.json: the {role} column '{column_name}' is not among the columns")
+    task, classes, positive = _task_of(data, columns[names.index(target)])
+    return Schema(
+        name=name, key=key, target=target, columns=columns, task=task, classes=classes, positive_label=positive
+    )
+
+
+def _task_of(data: dict[str, Any], target: Column) -> tuple[str, tuple[str, ...], str | None]:
+    """(task, classes, positive_label), checked against the target column's type."""
+    if "task" not in data:  # written before tasks existed: the binary bool target of those versions
+        if target.type != "bool":
+            raise SchemaError(
+                f"schema.json: the target '{target.name}' must be a bool (yes/no) column "
+                "(this schema.json has no 'task', so it is binary)"
+            )
+        return "binary", (NEGATIVE_LABEL, POSITIVE_LABEL), POSITIVE_LABEL
+    task = data["task"]
+    if task not in TASKS:
+        raise SchemaError(f"schema.json: unknown task '{task}' (one of {', '.join(TASKS)})")
+    if task == "regression":
+        if not target.is_numeric:
+            raise SchemaError(
+                f"schema.json: the target '{target.name}' is a {target.type} column; regression needs an int or "
+                "float target"
+            )
+        if data.get("classes") or data.get("positive_label") is not None:
+            raise SchemaError("schema.json: a regression schema has no 'classes' or 'positive_label'")
+        return task, (), None
+    declared = (NEGATIVE_LABEL, POSITIVE_LABEL) if target.type == "bool" else target.values
+    if target.type not in ("bool", "category") or declared is None:
+        raise SchemaError(
+            f"schema.json: the target '{target.name}' is a {target.type} column; {task} classification needs a "
+            "category target" + (" or a bool target" if task == "binary" else "")
+        )
+    if task == "binary" and len(declared) != 2:
+        raise SchemaError(
+            f"schema.json: the target '{target.name}' has {len(declared)} values ({', '.join(declared)}); "
+            "binary classification needs exactly 2 (use the multiclass task)"
+        )
+    if task == "multiclass" and target.type != "category":
+        raise SchemaError(f"schema.json: the target '{target.name}' is a bool column; multiclass needs a category")
+    if task == "multiclass" and len(declared) < 2:
+        raise SchemaError(f"schema.json: the target '{target.name}' has one value; multiclass needs 2 or more")
+    given = data.get("classes")
+    classes = declared if given is None else tuple(str(value) for value in given)
+    if len(set(classes)) != len(classes) or set(classes) != set(declared):
+        raise SchemaError(
+            f"schema.json: classes {list(classes)} must be the target '{target.name}' values {list(declared)}"
+        )
+    if task == "multiclass":
+        if data.get("positive_label") is not None:
+            raise SchemaError("schema.json: 'positive_label' is for binary classification only")
+        return task, classes, None
+    positive = str(data.get("positive_label", classes[-1]))
+    if positive != classes[-1]:
+        raise SchemaError(
+            f"schema.json: positive_label '{positive}' must be the last of the classes {list(classes)} "
+            "(the second column of predict_proba)"
+        )
+    return task, classes, positive
 
 
 def _column_from_dict(item: dict[str, Any]) -> Column:
@@ -310,8 +382,15 @@ def model_inputs(clean: pd.DataFrame, schema: Schema) -> pd.DataFrame:
 
 
 def labels(clean: pd.DataFrame, schema: Schema) -> np.ndarray:
-    """The target as 0/1, "yes" being the positive class."""
-    return (clean[schema.target] == POSITIVE_LABEL).to_numpy(dtype="int64")
+    """The target as the estimator learns it: binary → int64 0/1 (1 = positive_label, so a binary model's classes_
+    are [0, 1] whatever the class names); multiclass → the class names (object array of str); regression →
+    float64."""
+    target = clean[schema.target]
+    if schema.task == "regression":
+        return target.to_numpy(dtype="float64", na_value=np.nan)
+    if schema.task == "multiclass":
+        return target.astype(str).to_numpy(dtype=object)
+    return (target == schema.positive_label).to_numpy(dtype="int64")
 
 
 def csv_files(folder: str | Path) -> list[Path]:
