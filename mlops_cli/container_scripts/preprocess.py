@@ -13,15 +13,21 @@ Reads every CSV (and Parquet, when pyarrow is installed) under --raw-dir, recurs
     rejects/part-<host>.csv
         the invalid rows as they were in the file, with source_file, reject_reason and reject_kind;
     profile/<host>/profile.json
-        rows in and out, rejects by reason and kind, duplicates, split sizes and class balance, missing rates,
-        per-column statistics, input files with their row counts.
+        rows in and out, rejects by reason and kind, duplicates, split sizes and the target's balance per split
+        (binary: rows, the positive and negative counts, positive_rate; multiclass: rows and counts per class;
+        regression: rows, min, max, mean, std of the target), missing rates, per-column statistics, input files
+        with their row counts.
 
 Fails (exit 1, the reason in <config-dir>/../output/message, which SageMaker returns as ExitMessage) when a file lacks
-a schema column, or when more than --max-reject-rate of the rows are invalid (the rejects and profile are written
-first, to show why).
+a schema column, when more than --max-reject-rate of the rows are invalid, or (classification, one worker) when the
+train split would hold fewer than 2 classes; the rejects and profile are written first, to show why.
 
 The split is decided by a hash of the row's key alone, so it does not depend on file order or on how files are
 sharded, and every row of one customer lands in the same split (no leakage between train and test).
+Classification is therefore stratified only in expectation, not exactly: an exact stratification assigns a row by
+its rank within its class, so each new batch (or another sharding) would move existing keys from one split to
+another, and a customer once scored as test data would turn up in train. The hash keeps every key where it was; the
+job says (a warning line) when a class present in the data has no row in a split, which happens with rare classes.
 
 Several workers (instance_count > 1 with ShardedByS3Key): each worker sees only its files and writes its own
 part-<host>.csv; the union of the parts equals one worker's output over all files, because validation is per row
@@ -190,14 +196,53 @@ def _round(value: float) -> float | None:
 
 
 def class_balance(frame: pd.DataFrame, schema: ms.Schema) -> dict[str, Any]:
-    positives = int((frame[schema.target] == ms.POSITIVE_LABEL).sum())
+    """The target in one split, as the task sees it."""
     rows = len(frame)
+    target = frame[schema.target]
+    if schema.task == "regression":
+        values = target.dropna().astype("float64")
+        return {
+            "rows": rows,
+            "min": _round(values.min()),
+            "max": _round(values.max()),
+            "mean": _round(values.mean()),
+            "std": _round(values.std()),
+        }
+    if schema.task == "multiclass":
+        return {"rows": rows, "counts": {name: int((target == name).sum()) for name in schema.classes}}
+    negative, positive = schema.classes
+    positives = int((target == positive).sum())
     return {
         "rows": rows,
-        ms.POSITIVE_LABEL: positives,
-        ms.NEGATIVE_LABEL: rows - positives,
+        positive: positives,
+        negative: rows - positives,
         "positive_rate": round(positives / rows, 6) if rows else None,
     }
+
+
+def check_classes(deduplicated: pd.DataFrame, splits: dict[str, pd.DataFrame], schema: ms.Schema, hosts: int) -> None:
+    """Say which classes of the data a split lacks (the hash split is stratified only in expectation), and refuse a
+    train split with fewer than 2 classes: no classifier can be fitted on it.
+
+    With several workers, each holds only its shard's part of the train split; the union may still have every
+    class, so a worker only warns (train.py refuses a train channel with one class).
+    """
+    if not schema.is_classification:
+        return
+    present = [name for name in schema.classes if (deduplicated[schema.target] == name).any()]
+    for split, frame in splits.items():
+        missing = [name for name in present if not (frame[schema.target] == name).any()]
+        if missing:
+            rows = ", ".join(f"'{name}' ({int((deduplicated[schema.target] == name).sum())} rows)" for name in missing)
+            say(f"warning: the {split} split has no row of the class(es) {rows} present in the data")
+    in_train = [name for name in present if (splits["train"][schema.target] == name).any()]
+    if len(in_train) < 2 and hosts == 1:
+        held = f"only '{in_train[0]}'" if in_train else "no row"
+        raise JobError(
+            f"the train split holds {held} of the target '{schema.target}' (classes in the data: "
+            f"{', '.join(present) or 'none'}): a classifier needs at least 2 classes to learn from; add data with "
+            "the other classes, or lower --validation-fraction / --test-fraction"
+        )
 
 
 def build_profile(
@@ -257,7 +302,10 @@ def preprocess(args: argparse.Namespace) -> None:
     check_fractions(args)
     host, hosts = read_hosts(args.config_dir)
     schema = ms.load_schema(args.schema)
-    say(f"preprocess on {host} of {len(hosts)} host(s): dataset {schema.name}, {len(schema.columns)} columns")
+    say(
+        f"preprocess on {host} of {len(hosts)} host(s): dataset {schema.name}, {len(schema.columns)} columns, "
+        f"task {schema.task}"
+    )
 
     inputs = read_inputs(args.raw_dir, schema, single_host=len(hosts) == 1)
     for name in inputs.ignored:
@@ -277,6 +325,7 @@ def preprocess(args: argparse.Namespace) -> None:
     profile_file.parent.mkdir(parents=True, exist_ok=True)
     profile_file.write_text(json.dumps(profile, indent=2) + "\n", encoding="utf-8")
     check_reject_rate(profile, rejects, rejects_file)
+    check_classes(deduplicated, splits, schema, len(hosts))
 
     for name, frame in splits.items():
         write_csv(frame, args.output_dir / name / part)

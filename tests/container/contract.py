@@ -48,12 +48,19 @@ OPT_ML = "/opt/ml/"
 REGION = "eu-west-1"
 TIMEOUT = 120
 
-METRIC_NAMES = ("auc", "accuracy", "f1", "precision", "recall", "logloss")
+# The metric lines of each task (mlops_metrics.METRICS, written out here so that the test checks the script).
+TASK_METRICS = {
+    "binary": ("auc", "accuracy", "f1", "precision", "recall", "logloss"),
+    "multiclass": ("accuracy", "macro_f1", "logloss"),
+    "regression": ("rmse", "mae", "r2"),
+}
+METRIC_NAMES = TASK_METRICS["binary"]
 
 
-def metric_definitions(*prefixes: str) -> list[dict[str, str]]:
-    """MetricDefinitions ({Name, Regex}) that parse the scripts' `<prefix>:<name>=<value>;` lines."""
-    return [{"Name": f"{p}:{m}", "Regex": f"{p}:{m}=([0-9.]+);"} for p in prefixes for m in METRIC_NAMES]
+def metric_definitions(*prefixes: str, task: str = "binary") -> list[dict[str, str]]:
+    """MetricDefinitions ({Name, Regex}) that parse the scripts' `<prefix>:<name>=<value>;` lines, as the tool
+    writes them (a sign: R² may be negative)."""
+    return [{"Name": f"{p}:{m}", "Regex": f"{p}:{m}=([-+0-9.eE]+);"} for p in prefixes for m in TASK_METRICS[task]]
 
 
 # What the training job's AlgorithmSpecification.MetricDefinitions should hold, and evaluate.py's test metrics.
@@ -103,11 +110,11 @@ class JobResult:
         """What SageMaker would report (ExitMessage / FailureReason): the first 1 KB of the failure file."""
         return self.failure_file.read_text(encoding="utf-8")[:1024] if self.failure_file.is_file() else None
 
-    def metrics(self) -> dict[str, float]:
-        """The metrics SageMaker would publish from the log with these definitions (the last value of each)."""
+    def metrics(self, task: str = "binary") -> dict[str, float]:
+        """The metrics SageMaker would publish from the log with the task's definitions (the last value of each)."""
         log = self.stdout + self.stderr
         found = {}
-        for definition in TRAINING_METRIC_DEFINITIONS + EVALUATION_METRIC_DEFINITIONS:
+        for definition in metric_definitions("train", "validation", "test", task=task):
             values = re.findall(definition["Regex"], log)
             if values:
                 found[definition["Name"]] = float(values[-1])
