@@ -4,9 +4,12 @@ outputs are uploaded and the job is Completed; otherwise it is Failed (or Stoppe
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 from typing import Any
 
+from mlops_cli.emulator import python_envs
 from mlops_cli.emulator.jobs import logs
 from mlops_cli.emulator.jobs.errors import JobFailure
 from mlops_cli.emulator.jobs.inputs import S3Uri
@@ -26,6 +29,7 @@ from mlops_cli.emulator.jobs.workspace import (
 LOCAL_PATH_ROOT = "/opt/ml/processing/"
 MESSAGE_LIMIT = 1024  # ExitMessage is the first 1 KB of /opt/ml/output/message
 REASON_LIMIT = 1024  # FailureReason's maximum length
+_SHELLS = ("bash", "sh")
 
 
 def validate(request: dict[str, Any]) -> str | None:
@@ -36,6 +40,13 @@ def validate(request: dict[str, Any]) -> str | None:
     for path in paths:
         if not path.startswith(LOCAL_PATH_ROOT) or ".." in path.split("/"):
             return f"LocalPath {path!r} must be a path under {LOCAL_PATH_ROOT}"
+    return None
+
+
+def shell_script(command: list[str]) -> Path | None:
+    """The script a `bash|sh <script> ...` entrypoint runs (the SDK's FrameworkProcessor: runproc.sh), if it is one."""
+    if len(command) > 1 and os.path.basename(command[0]) in _SHELLS and not command[1].startswith("-"):
+        return Path(command[1])
     return None
 
 
@@ -74,9 +85,14 @@ class ProcessingRun(JobRun):
                 self.check()
             if self.stop_requested.is_set():
                 return self._end("Stopped")
+            try:
+                specs = [self._worker(workspace) for workspace in workspaces]
+            except python_envs.BuildCancelled:
+                self.check()
+                return self._end("Stopped")
             deadline = self.deadline(self.request.get("StoppingCondition"), started)
             group, outcome = self.run_workers(
-                [self._worker(workspace) for workspace in workspaces],
+                specs,
                 lambda host, _stream, line: log.write(host, line),
                 deadline,
                 self._on_stopping,
@@ -128,12 +144,36 @@ class ProcessingRun(JobRun):
             [workspace.rewrite(part) for part in [*entrypoint, *(app.get("ContainerArguments") or [])]]
         )
         environment = {key: workspace.rewrite(value) for key, value in (self.request.get("Environment") or {}).items()}
-        return WorkerSpec(
-            workspace.host,
-            command,
-            workspace.root,
-            container_environment(self.region, environment, isolated=self._isolated),
-        )
+        env = container_environment(self.region, environment, isolated=self._isolated)
+        script = shell_script(command)
+        if script is not None:
+            python = self._python_for(script, workspace)
+            env = {**env, "PATH": python.first_on_path(env.get("PATH"))}
+        return WorkerSpec(workspace.host, command, workspace.root, env)
+
+    def _python_for(self, script: Path, workspace: HostWorkspace) -> python_envs.PythonEnv:
+        """What `python3` and `pip` are for a shell entrypoint such as the SDK's runproc.sh (`pip install -r
+        requirements.txt`, then `python3 <entry point>`): a layer of the host's own over the cached environment
+        for the requirements.txt next to the script, built here first so that the script's own pip finds it all
+        installed. When that build fails, the layer sits on the image alone: the script's pip then fails in the
+        job's log, and the job with it, as on AWS. Without requirements.txt, the layer is the image."""
+        requirements = script.parent / python_envs.REQUIREMENTS
+        base = None
+        if requirements.is_file():
+            cache = python_envs.EnvironmentCache(self.settings.python_envs_dir)
+            try:
+                base, built = cache.ensure(
+                    requirements,
+                    isolated=self._isolated,
+                    on_line=lambda _line: None,  # the script's own pip writes the job's log
+                    cancelled=lambda: self.abandoned or self.stop_requested.is_set(),
+                )
+            except python_envs.InstallFailed as error:
+                announce(f"processing job {self.name}: pip could not install {requirements}: {error}")
+            else:
+                if built:
+                    announce(f"processing job {self.name}: built the Python environment {base.root} for {requirements}")
+        return python_envs.layer(workspace.root / "python-env", base)
 
     def mark_stopping(self) -> None:
         update(self.job, last_modified_time=now(), processing_job_status="Stopping")

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from moto.core.utils import utcnow
 
+from mlops_cli.emulator import python_envs
 from mlops_cli.emulator.jobs.errors import JobFailure
 from mlops_cli.emulator.jobs.runtime import announce, runtime
 from mlops_cli.emulator.jobs.workers import LineSink, Outcome, WorkerGroup, WorkerSpec
@@ -53,7 +54,8 @@ def container_environment(
 ) -> dict[str, str]:
     """A worker's environment: the basics from the server, the region, the emulator as the AWS endpoint (a script
     that calls AWS reaches the emulator, never a real account), then the request's Environment. `isolated` (the
-    job's network isolation): no reachable endpoint and no credentials at all, not even the user's files."""
+    job's network isolation): no reachable endpoint and no credentials at all, not even the user's files, and a pip
+    that cannot download anything."""
     env = {name: os.environ[name] for name in _PASSED_THROUGH if name in os.environ}
     env.update(PYTHONUNBUFFERED="1", AWS_REGION=region, AWS_DEFAULT_REGION=region)
     if isolated:
@@ -63,6 +65,7 @@ def container_environment(
             AWS_SHARED_CREDENTIALS_FILE=os.devnull,
             AWS_EC2_METADATA_DISABLED="true",
         )
+        env.update(python_envs.isolated_pip_variables())
     else:
         env.update(
             AWS_ENDPOINT_URL=runtime.settings.endpoint_url,

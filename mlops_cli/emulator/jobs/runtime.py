@@ -26,6 +26,12 @@ class Settings:
     endpoint_url: str  # the emulator itself, for the runner's S3 and Logs calls
     stop_grace: float = STOP_GRACE_SECONDS
 
+    @property
+    def python_envs_dir(self) -> Path:
+        """The cached environments for requirements.txt (python_envs): in the emulator's home next to the work
+        folders, so that `mlops local reset`, which empties those, keeps them."""
+        return self.work_dir.parent / "python-envs"
+
 
 class Run(Protocol):
     name: str

@@ -158,11 +158,12 @@ class TrainingEnvironment:
     def user_args(self) -> list[str]:
         return to_cmd_args(self.hyperparameters.user)
 
-    def command(self) -> list[str]:
-        """ProcessRunner._create_command: a Python program runs with the interpreter (here: the server's),
-        anything else as a shell command from the code folder."""
+    def command(self, python: str | None = None) -> list[str]:
+        """ProcessRunner._create_command: a Python program runs with the interpreter (here: the server's, or
+        `python`, the environment holding requirements.txt), anything else as a shell command from the code
+        folder."""
         if self.program.endswith(".py"):
-            return [sys.executable, self.program, *self.user_args()]
+            return [python or sys.executable, self.program, *self.user_args()]
         return ["/bin/sh", "-c", f"./{self.program} {' '.join(self.user_args())}"]
 
     def _toolkit_values(self) -> dict[str, Any]:
@@ -237,6 +238,9 @@ class TrainingEnvironment:
         return env
 
 
-def script_error(command: list[str], exit_code: int, stderr_tail: str) -> str:
-    """The failure text the toolkit writes when the script exits non-zero (errors.ExecuteUserScriptError)."""
-    return f'ExecuteUserScriptError:\nExitCode {exit_code}\nErrorMessage "{stderr_tail}"\nCommand "{" ".join(command)}"'
+def script_error(
+    command: list[str], exit_code: int, stderr_tail: str, error_class: str = "ExecuteUserScriptError"
+) -> str:
+    """The failure text the toolkit writes when the script exits non-zero (errors.ExecuteUserScriptError), or
+    when pip does (errors.InstallRequirementsError)."""
+    return f'{error_class}:\nExitCode {exit_code}\nErrorMessage "{stderr_tail}"\nCommand "{" ".join(command)}"'

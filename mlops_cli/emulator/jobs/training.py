@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mlops_cli.emulator import python_envs
 from mlops_cli.emulator.jobs import logs, toolkit
 from mlops_cli.emulator.jobs.errors import JobFailure
 from mlops_cli.emulator.jobs.inputs import S3Uri
@@ -111,13 +112,19 @@ class TrainingRun(JobRun):
         try:
             self.transition("Downloading", training_start_time=now())
             workspaces = [HostWorkspace(host, folder / host) for host in hosts]
-            specs = []
+            hosts_ready = []
             for index, workspace in enumerate(workspaces):
-                specs.append(self._prepare(workspace, hosts, index, storage))
+                hosts_ready.append(self._prepare(workspace, hosts, index, storage))
                 self.check()
             if self.stop_requested.is_set():
                 return self._end("Stopped", "Stopped")
             self.transition("Training")
+            deadline = self.deadline(self.request.get("StoppingCondition"), self._started)
+            try:
+                specs = [self._worker(environment, env, log, deadline) for environment, env in hosts_ready]
+            except python_envs.BuildCancelled:
+                self.check()
+                return self._end("Stopped", "MaxRuntimeExceeded" if self._timed_out else "Stopped")
             for spec in specs:
                 log.write(spec.host, "Invoking script with the following command:")
                 log.write(spec.host, " ".join(spec.command))
@@ -125,13 +132,14 @@ class TrainingRun(JobRun):
                 lambda host, _stream, line: log.write(host, line),
                 lambda _host, _stream, line: self.metrics.feed(line, now()),
             )
-            deadline = self.deadline(self.request.get("StoppingCondition"), self._started)
             group, outcome = self.run_workers(specs, sinks, deadline, self._on_stopping)
             self._finish(outcome, group, workspaces, storage)
         finally:
             log.close(ship=not self.abandoned)
 
-    def _prepare(self, workspace: HostWorkspace, hosts: list[str], index: int, storage: Storage) -> WorkerSpec:
+    def _prepare(
+        self, workspace: HostWorkspace, hosts: list[str], index: int, storage: Storage
+    ) -> tuple[toolkit.TrainingEnvironment, dict[str, str]]:
         channels = self.request.get("InputDataConfig") or []
         mode = self.request["AlgorithmSpecification"].get("TrainingInputMode", "File")
         instance_type = self.request["ResourceConfig"].get("InstanceType", "ml.m5.large")
@@ -162,8 +170,51 @@ class TrainingRun(JobRun):
             raise JobFailure(
                 "AlgorithmError: framework error: no sagemaker_program hyperparameter names the script to run."
             )
-        env = container_environment(self.region, environment.env_vars(), isolated=self.isolated)
-        return WorkerSpec(workspace.host, environment.command(), workspace.code_dir, env)
+        return environment, container_environment(self.region, environment.env_vars(), isolated=self.isolated)
+
+    def _worker(
+        self, environment: toolkit.TrainingEnvironment, env: dict[str, str], log: logs.JobLog, deadline: float | None
+    ) -> WorkerSpec:
+        workspace = environment.workspace
+        python = self._install_requirements(environment, log, deadline)
+        if python is None:
+            return WorkerSpec(workspace.host, environment.command(), workspace.code_dir, env)
+        env = {**env, "PATH": python.first_on_path(env.get("PATH"))}  # `python3` in a subprocess is this one too
+        return WorkerSpec(workspace.host, environment.command(str(python.python)), workspace.code_dir, env)
+
+    def _install_requirements(
+        self, environment: toolkit.TrainingEnvironment, log: logs.JobLog, deadline: float | None
+    ) -> python_envs.PythonEnv | None:
+        """entry_point.install: for a Python program whose code folder has requirements.txt, `python -m pip
+        install -r requirements.txt` from the code folder before the script runs (a shell entry point gets no
+        install). Here into the cached environment for that file, under a layer of the host's own. Raises
+        JobFailure with the toolkit's InstallRequirementsError, or BuildCancelled when the job stops first."""
+        workspace, host = environment.workspace, environment.workspace.host
+        requirements = workspace.code_dir / python_envs.REQUIREMENTS
+        if not environment.program.endswith(".py") or not requirements.is_file():
+            return None
+
+        def cancelled() -> bool:
+            if deadline is not None and time.monotonic() >= deadline and not self._timed_out:
+                self._timed_out = True
+                self.mark_stopping()
+            return self.abandoned or self.stop_requested.is_set() or self._timed_out
+
+        log.write(host, "Installing dependencies from requirements.txt")
+        cache = python_envs.EnvironmentCache(self.settings.python_envs_dir)
+        try:
+            env, built = cache.ensure(
+                requirements, isolated=self.isolated, on_line=lambda line: log.write(host, line), cancelled=cancelled
+            )
+        except python_envs.InstallFailed as error:
+            reason = toolkit.script_error(error.command, error.exit_code, error.message, "InstallRequirementsError")
+            workspace.failure_file.write_text(reason)
+            raise JobFailure(f"AlgorithmError: {reason}") from error
+        if built:
+            announce(f"training job {self.name}: built the Python environment {env.root} for requirements.txt")
+        else:
+            log.write(host, f"(emulator) requirements.txt is installed already in the cached environment {env.root}")
+        return python_envs.layer(workspace.root / "python-env", env)
 
     def _download_channel(
         self, channel: dict[str, Any], mode: str, workspace: HostWorkspace, index: int, count: int, storage: Storage
@@ -214,8 +265,6 @@ class TrainingRun(JobRun):
             raise JobFailure(
                 f"ClientError: sagemaker_submit_directory {source!r} is neither in S3 nor on this machine."
             )
-        if (workspace.code_dir / "requirements.txt").exists():
-            announce(f"training job {self.name}: requirements.txt is not installed (the emulator runs offline)")
 
     def _on_stopping(self, outcome: Outcome) -> None:
         if outcome is Outcome.TIMED_OUT:

@@ -31,7 +31,9 @@ class LogStream:
 
     def open(self) -> None:
         """Create the group and stream (before the first line, so a client finds them as soon as the server runs)
-        and start shipping."""
+        and start shipping. Once: pip may have written to it before the server starts."""
+        if self._thread is not None:
+            return
         exists = self._client.exceptions.ResourceAlreadyExistsException
         with contextlib.suppress(exists):
             self._client.create_log_group(logGroupName=self.group)

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from mlops_cli.emulator import python_envs
 from mlops_cli.emulator.jobs import process_tree
 from mlops_cli.emulator.jobs.inputs import S3Uri
 from mlops_cli.emulator.jobs.run import container_environment
-from mlops_cli.emulator.jobs.runtime import announce
+from mlops_cli.emulator.jobs.runtime import announce, runtime
 from mlops_cli.emulator.protocol import HOST
 from mlops_cli.emulator.serving import model_server
 from mlops_cli.emulator.serving.errors import FleetFailure
@@ -57,6 +58,8 @@ class VariantServer:
         self._tail: deque[str] = deque(maxlen=_OUTPUT_TAIL)
         self._port_known = threading.Event()
         self._pump: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.python: python_envs.PythonEnv | None = None  # the environment with the code's requirements.txt
 
     @property
     def name(self) -> str:
@@ -88,11 +91,9 @@ class VariantServer:
                 f"production variant {self.name}: the model's Environment has no SAGEMAKER_PROGRAM, so the serving "
                 f"container does not know which module holds model_fn (set SAGEMAKER_PROGRAM=inference.py)"
             )
-        return (
-            self._code_dir(s3, environment.get("SAGEMAKER_SUBMIT_DIRECTORY", ""), container.isolated),
-            program,
-            environment,
-        )
+        code = self._code_dir(s3, environment.get("SAGEMAKER_SUBMIT_DIRECTORY", ""), container.isolated)
+        self.python = self._install_requirements(code, container.isolated)
+        return code, program, environment
 
     def rewrite(self, text: str) -> str:
         """`text` with every /opt/ml path pointing into this variant's folder."""
@@ -119,6 +120,50 @@ class VariantServer:
                 f"code/ in model.tar.gz, or point SAGEMAKER_SUBMIT_DIRECTORY at a sourcedir.tar.gz in S3)"
             )
         return code
+
+    def _install_requirements(self, code: Path, isolated: bool) -> python_envs.PythonEnv | None:
+        """What the serving container does with a requirements.txt in the code folder before it imports the
+        handler (sagemaker_containers' modules.import_module: `pip install . -r requirements.txt` from the code
+        folder): here requirements.txt goes into the cached environment for it, under a layer of this server's
+        own, with pip's output in the endpoint's log. It counts towards the container's start-up time. Raises
+        FleetFailure when pip fails (the server never answers /ping), runs too long, or the fleet stops."""
+        requirements = code / python_envs.REQUIREMENTS
+        if not requirements.is_file():
+            return None
+        deadline = time.monotonic() + self.plan.startup_timeout
+        self.log.open()
+        cache = python_envs.EnvironmentCache(runtime.settings.python_envs_dir)
+        env = cache.location(requirements, isolated=isolated)
+        self.log.write("Installing module with the following command:")
+        self.log.write(" ".join(python_envs.pip_command(env)))
+        try:
+            env, built = cache.ensure(
+                requirements,
+                isolated=isolated,
+                on_line=self.log.write,
+                cancelled=lambda: self._stopping.is_set() or time.monotonic() >= deadline,
+            )
+        except python_envs.InstallFailed as error:
+            detail = " | ".join(error.stderr_tail[-3:])
+            raise FleetFailure(
+                self._health_check_failure(
+                    f"InstallModuleError: pip install -r requirements.txt exited {error.exit_code}: {detail}"
+                )
+            ) from error
+        except python_envs.BuildCancelled as cancelled:
+            if self._stopping.is_set():
+                raise FleetFailure("the fleet was stopped while it started") from cancelled
+            raise FleetFailure(
+                self._health_check_failure(
+                    f"did not answer /ping within {self.plan.startup_timeout:.0f} s: pip was still installing "
+                    f"requirements.txt"
+                )
+            ) from cancelled
+        if built:
+            announce(f"endpoint {self.endpoint}: built the Python environment {env.root} for {requirements}")
+        else:
+            self.log.write(f"(emulator) requirements.txt is installed already in the cached environment {env.root}")
+        return python_envs.layer(self.folder / "python-env", env)
 
     def _download(self, s3: Any, uri: str, target: Path) -> None:
         try:
@@ -154,8 +199,10 @@ class VariantServer:
         env.setdefault("OMP_NUM_THREADS", "1")
         env.setdefault("OPENBLAS_NUM_THREADS", "1")
         env.setdefault("MKL_NUM_THREADS", "1")
+        if self.python is not None:  # `python3` in a subprocess of the handler is this one too
+            env["PATH"] = self.python.first_on_path(env.get("PATH"))
         command = [
-            sys.executable,
+            str(self.python.python) if self.python is not None else sys.executable,
             "-I",  # no PYTHONPATH, no script folder on sys.path: only the model's code is importable
             "-u",
             str(SERVER_SCRIPT),
@@ -264,6 +311,7 @@ class VariantServer:
     # ------------------------------------------------------------------------------------------------- stop
 
     def stop(self, ship_logs: bool = True) -> None:
+        self._stopping.set()  # a pip install still running for this server ends
         process = self.process
         if process is not None:
             process_tree.terminate(process, STOP_GRACE)  # the server and its workers
