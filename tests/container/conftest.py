@@ -1,5 +1,6 @@
 """Shared, session-scoped runs: the sample data preprocessed once and a model trained once, reused by the tests that
-only read their outputs (each run is a subprocess of a second or two)."""
+only read their outputs (each run is a subprocess of a second or two); the same for a multiclass and a regression
+dataset that the tests generate (small, deterministic, not churn)."""
 
 from __future__ import annotations
 
@@ -56,16 +57,97 @@ def read_output(result: JobResult, name: str) -> pd.DataFrame:
 
 
 def model_frame(folder: Path, schema: dict[str, Any]) -> tuple[pd.DataFrame, np.ndarray]:
-    """Features and labels read with plain pandas, independently of mlops_schema: NaN for gaps, numbers as floats."""
-    df = pd.concat(pd.read_csv(path) for path in sorted(folder.glob("*.csv")))
-    features = [c for c in schema["columns"] if c["name"] not in (schema["key"], schema["target"])]
+    """Features and labels read with plain pandas, independently of mlops_schema: NaN for gaps, numbers as floats.
+
+    Labels as the model learns them: binary 0/1 (1 = the positive label, "yes" for a schema without a task),
+    multiclass the class names, regression floats.
+    """
+    target = schema["target"]
+    df = pd.concat(pd.read_csv(path, dtype={target: str}) for path in sorted(folder.glob("*.csv")))
+    features = [c for c in schema["columns"] if c["name"] not in (schema["key"], target)]
     x = pd.DataFrame(
         {
             c["name"]: df[c["name"]].astype(float) if c["type"] in ("int", "float") else df[c["name"]].astype(object)
             for c in features
         }
     )
-    return x, (df[schema["target"]] == "yes").to_numpy(dtype=int)
+    task = schema.get("task", "binary")
+    if task == "regression":
+        return x, df[target].astype(float).to_numpy()
+    if task == "multiclass":
+        return x, df[target].to_numpy(dtype=object)
+    return x, (df[target] == schema.get("positive_label", "yes")).to_numpy(dtype=int)
+
+
+# A generated dataset: features of every type (gaps in a float), a string key, and a target per task.
+GENERATED_COLUMNS: list[dict[str, Any]] = [
+    {"name": "id", "type": "string", "nullable": False},
+    {"name": "size", "type": "float", "nullable": True, "min": 0},
+    {"name": "rooms", "type": "int", "nullable": True, "min": 1, "max": 9},
+    {"name": "colour", "type": "category", "nullable": True, "values": ["red", "green", "blue"]},
+    {"name": "garden", "type": "bool", "nullable": True},
+]
+# Declared out of alphabetical order on purpose: scikit-learn sorts class names, the schema keeps this order.
+SEGMENTS = ["low", "mid", "high"]
+
+
+def generated_schema(task: str) -> dict[str, Any]:
+    """schema.json as the tool writes it for a generated dataset of the task (multiclass or regression)."""
+    if task == "multiclass":
+        target = {"name": "segment", "type": "category", "nullable": False, "values": SEGMENTS}
+        extra: dict[str, Any] = {"classes": SEGMENTS}
+    else:
+        target = {"name": "price", "type": "float", "nullable": False}
+        extra = {}
+    columns = [*GENERATED_COLUMNS, target]
+    return {"name": f"houses-{task}", "key": "id", "target": target["name"], "columns": columns, "task": task, **extra}
+
+
+def generated_rows(task: str, rows: int = 500, seed: int = 12) -> pd.DataFrame:
+    """Raw rows (text, as in a CSV) whose target follows the features plus noise, so a model has something to
+    learn; a few rows break the schema (an unknown class, a non-numeric target) and must be rejected."""
+    rng = np.random.default_rng(seed)
+    size = rng.gamma(4.0, 20.0, rows)
+    rooms = rng.integers(1, 10, rows)
+    colour = rng.choice(["red", "green", "blue"], rows)
+    garden = rng.random(rows) < 0.4
+    effect = pd.Series(colour).map({"red": 15.0, "green": 0.0, "blue": -10.0}).to_numpy()
+    value = 1.2 * size + 9.0 * rooms + effect + 12.0 * garden + rng.normal(0, 10, rows)
+    if task == "multiclass":
+        cuts = np.quantile(value, [0.45, 0.8])  # unbalanced on purpose: 45% low, 35% mid, 20% high
+        target = np.array(SEGMENTS, dtype=object)[np.searchsorted(cuts, value)]
+    else:
+        target = np.array([f"{v:.2f}" for v in value], dtype=object)
+    frame = pd.DataFrame(
+        {
+            "id": [f"H{i:05d}" for i in range(rows)],
+            "size": [f"{v:.1f}" for v in size],
+            "rooms": rooms.astype(str),
+            "colour": colour,
+            "garden": np.where(garden, "yes", "no"),
+            ("segment" if task == "multiclass" else "price"): target,
+        }
+    )
+    frame.loc[rng.random(rows) < 0.03, "size"] = ""  # legitimate gaps
+    bad = frame.columns[-1]
+    frame.loc[[7, 311], bad] = "unknown" if task == "multiclass" else "n/a"
+    return frame
+
+
+def generated_files(folder: Path, task: str) -> list[tuple[Path, str]]:
+    """The generated rows as two batches under Hive-style partition folders, as in S3."""
+    frame = generated_rows(task)
+    files = []
+    for number, part in enumerate((frame.iloc[: len(frame) // 2], frame.iloc[len(frame) // 2 :]), start=1):
+        path = folder / f"batch-{number}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part.to_csv(path, index=False)
+        files.append((path, f"ingest_date=2026-02-0{number}/houses.csv"))
+    return files
+
+
+def train_channels(preprocessed: JobResult) -> dict[str, Any]:
+    return {name: files_under(output_dir(preprocessed, name)) for name in ("train", "validation")}
 
 
 def load_script_module(name: str) -> ModuleType:
@@ -98,6 +180,52 @@ def preprocessed(tmp_path_factory: pytest.TempPathFactory, schema: dict[str, Any
 def trained(tmp_path_factory: pytest.TempPathFactory, preprocessed: JobResult, schema: dict[str, Any]) -> JobResult:
     channels = {name: files_under(output_dir(preprocessed, name)) for name in ("train", "validation")}
     result = run_training(tmp_path_factory.mktemp("train"), channels, QUICK_MODEL, schema)
+    assert result.returncode == 0, result.describe()
+    return result
+
+
+def _preprocess_generated(factory: pytest.TempPathFactory, task: str) -> JobResult:
+    folder = factory.mktemp(f"preprocess-{task}")
+    raw = generated_files(folder / "raw", task)
+    result = run_processing(
+        folder / "job",
+        "preprocess.py",
+        preprocess_arguments(),
+        {"raw": raw},
+        PREPROCESS_OUTPUTS,
+        generated_schema(task),
+    )
+    assert result.returncode == 0, result.describe()
+    return result
+
+
+@pytest.fixture(scope="session")
+def multiclass_preprocessed(tmp_path_factory: pytest.TempPathFactory) -> JobResult:
+    return _preprocess_generated(tmp_path_factory, "multiclass")
+
+
+@pytest.fixture(scope="session")
+def regression_preprocessed(tmp_path_factory: pytest.TempPathFactory) -> JobResult:
+    return _preprocess_generated(tmp_path_factory, "regression")
+
+
+@pytest.fixture(scope="session")
+def multiclass_trained(tmp_path_factory: pytest.TempPathFactory, multiclass_preprocessed: JobResult) -> JobResult:
+    """The default algorithm (hist_gradient_boosting), quick."""
+    channels = train_channels(multiclass_preprocessed)
+    result = run_training(
+        tmp_path_factory.mktemp("train-multiclass"), channels, QUICK_MODEL, generated_schema("multiclass")
+    )
+    assert result.returncode == 0, result.describe()
+    return result
+
+
+@pytest.fixture(scope="session")
+def regression_trained(tmp_path_factory: pytest.TempPathFactory, regression_preprocessed: JobResult) -> JobResult:
+    channels = train_channels(regression_preprocessed)
+    result = run_training(
+        tmp_path_factory.mktemp("train-regression"), channels, QUICK_MODEL, generated_schema("regression")
+    )
     assert result.returncode == 0, result.describe()
     return result
 

@@ -72,7 +72,8 @@ Files = Sequence[tuple[Path, str]]  # (a file to copy, its path inside the input
 
 def schema_from_config(config: Path = BASE_CONFIG) -> dict[str, Any]:
     """schema.json as the tool writes it from the config's dataset section (`name: type` and `{category: [...]}`
-    being short forms of the column mapping)."""
+    being short forms of the column mapping), with the task (declared, or inferred from the target's type), the
+    classes and the positive label."""
     dataset = yaml.safe_load(config.read_text(encoding="utf-8"))["dataset"]
     columns = []
     for name, spec in dataset["columns"].items():
@@ -85,7 +86,20 @@ def schema_from_config(config: Path = BASE_CONFIG) -> dict[str, Any]:
                 **{k: v for k, v in spec.items() if k != "category"},
             }
         columns.append({"name": name, "nullable": True, **spec})
-    return {"name": dataset["name"], "key": dataset["key"], "target": dataset["target"], "columns": columns}
+    schema = {"name": dataset["name"], "key": dataset["key"], "target": dataset["target"], "columns": columns}
+    return {**schema, **task_fields(dataset.get("task"), next(c for c in columns if c["name"] == dataset["target"]))}
+
+
+def task_fields(task: str | None, target: Mapping[str, Any]) -> dict[str, Any]:
+    """task, classes and positive_label of schema.json for a target column (the contract's inference rules)."""
+    classes = ["no", "yes"] if target["type"] == "bool" else list(target.get("values") or [])
+    if task is None:
+        task = "regression" if target["type"] in ("int", "float") else "binary" if len(classes) == 2 else "multiclass"
+    if task == "regression":
+        return {"task": task}
+    if task == "multiclass":
+        return {"task": task, "classes": classes}
+    return {"task": task, "classes": classes, "positive_label": classes[-1]}
 
 
 def sample_files() -> list[tuple[Path, str]]:

@@ -112,7 +112,7 @@ def test_a_missing_column_is_named(ms: ModuleType, churn: Any) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"target": "plan"}, "the target 'plan' must be a bool"),
+        ({"target": "plan"}, r"the target 'plan' has 3 values \(basic, pro, team\); binary classification needs "),
         ({"key": "id"}, "the key column 'id' is not among the columns"),
         ({"columns": [{"name": "churned", "type": "boolean"}]}, "unknown type 'boolean'"),
         ({"columns": [{"name": "plan", "type": "category"}]}, "category column 'plan' has no 'values'"),
@@ -133,3 +133,84 @@ def test_a_repeated_index_is_kept_and_does_not_mix_rows(ms: ModuleType, churn: A
     assert clean.index.tolist() == ["a"] and clean["customer_id"].tolist() == ["C0000001"]
     assert rejects["customer_id"].tolist() == ["C2"]
     assert rejects[ms.REJECT_REASON].tolist() == ["plan: 'gold' is not one of basic, pro, team"]
+
+
+def generated(task: str | None, target: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """A two-column schema.json: a key and the target; `task` None leaves the field out (an older schema.json)."""
+    columns = [{"name": "id", "type": "string", "nullable": False}, {"name": "y", "nullable": False, **target}]
+    document: dict[str, Any] = {"name": "t", "key": "id", "target": "y", "columns": columns, **fields}
+    if task is not None:
+        document["task"] = task
+    return document
+
+
+THREE = {"type": "category", "values": ["low", "mid", "high"]}
+TWO = {"type": "category", "values": ["stay", "leave"]}
+
+
+@pytest.mark.parametrize(
+    ("task", "target", "fields", "message"),
+    [
+        ("binary", {"type": "float"}, {}, "the target 'y' is a float column; binary classification needs a category"),
+        ("binary", THREE, {}, r"has 3 values \(low, mid, high\); binary classification needs exactly 2"),
+        ("multiclass", {"type": "bool"}, {}, "the target 'y' is a bool column; multiclass needs a category"),
+        ("multiclass", {"type": "string"}, {}, "the target 'y' is a string column; multiclass classification needs"),
+        ("multiclass", {"type": "category", "values": ["only"]}, {}, "has one value; multiclass needs 2 or more"),
+        ("regression", THREE, {}, "the target 'y' is a category column; regression needs an int or float target"),
+        ("regression", {"type": "bool"}, {}, "the target 'y' is a bool column; regression needs an int or float"),
+        ("regression", {"type": "int"}, {"classes": ["a"]}, "a regression schema has no 'classes'"),
+        ("ranking", {"type": "int"}, {}, r"unknown task 'ranking' \(one of binary, multiclass, regression\)"),
+        ("multiclass", THREE, {"classes": ["low", "mid"]}, r"classes \['low', 'mid'\] must be the target 'y' values"),
+        ("multiclass", THREE, {"positive_label": "high"}, "'positive_label' is for binary classification only"),
+        ("binary", TWO, {"positive_label": "stay"}, "positive_label 'stay' must be the last of the classes"),
+        (None, {"type": "float"}, {}, "the target 'y' must be a bool .* has no 'task', so it is binary"),
+        (None, TWO, {}, "the target 'y' must be a bool"),
+    ],
+)
+def test_a_task_that_does_not_fit_the_target_is_refused(
+    ms: ModuleType, task: str | None, target: dict[str, Any], fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ms.SchemaError, match=message):
+        ms.schema_from_dict(generated(task, target, **fields))
+
+
+def test_an_old_schema_without_a_task_is_binary_with_a_bool_target(
+    ms: ModuleType, schema: dict[str, Any], tmp_path: Path
+) -> None:
+    """schema.json of a model trained before tasks existed (no task, classes, positive_label) still loads."""
+    old = {key: value for key, value in schema.items() if key not in ("task", "classes", "positive_label")}
+    path = tmp_path / "schema.json"
+    path.write_text(json.dumps(old))
+    loaded = ms.load_schema(path)
+    assert (loaded.task, loaded.classes, loaded.positive_label) == ("binary", ("no", "yes"), "yes")
+    assert loaded == ms.schema_from_dict(schema)  # the same as the tool's schema.json today
+    clean, _ = ms.validate(pd.DataFrame([record(churned="yes"), record(customer_id="C2", churned="No")]), loaded)
+    labels = ms.labels(clean, loaded)
+    assert labels.tolist() == [1, 0] and labels.dtype == np.int64
+
+
+def test_labels_follow_the_task(ms: ModuleType) -> None:
+    rows = pd.DataFrame({"id": ["a", "b", "c"], "y": ["high", "low", "high"]})
+
+    multiclass = ms.schema_from_dict(generated("multiclass", THREE))
+    assert (multiclass.classes, multiclass.positive_label) == (("low", "mid", "high"), None)
+    clean, _ = ms.validate(rows, multiclass)
+    names = ms.labels(clean, multiclass)
+    assert names.dtype == object and names.tolist() == ["high", "low", "high"]
+
+    binary = ms.schema_from_dict(generated("binary", TWO))
+    assert (binary.classes, binary.positive_label) == (("stay", "leave"), "leave")  # the last value is positive
+    clean, _ = ms.validate(pd.DataFrame({"id": ["a", "b"], "y": ["leave", "stay"]}), binary)
+    assert ms.labels(clean, binary).tolist() == [1, 0]
+
+    regression = ms.schema_from_dict(generated("regression", {"type": "int"}))
+    assert (regression.classes, regression.positive_label) == ((), None)
+    clean, _ = ms.validate(pd.DataFrame({"id": ["a", "b"], "y": ["3", "-12"]}), regression)
+    values = ms.labels(clean, regression)
+    assert values.dtype == np.float64 and values.tolist() == [3.0, -12.0]
+
+
+def test_declared_classes_keep_their_order(ms: ModuleType) -> None:
+    """classes may list the values in another order than the column; that order is the schema's."""
+    loaded = ms.schema_from_dict(generated("multiclass", THREE, classes=["high", "low", "mid"]))
+    assert loaded.classes == ("high", "low", "mid")
