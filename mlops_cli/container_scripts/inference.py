@@ -29,11 +29,20 @@ application/json; no Content-Type at all is application/json, as in the containe
     worker process).
 
 Responses (Accept: application/json, text/csv, */*, application/* → JSON, text/* → CSV; none or empty → JSON; a
-list with q-values picks the preferred supported type):
-    application/json   {"predictions": [{"customer_id": "C0001", "label": "yes", "probability": 0.812345}, ...]}
-                       (customer_id only for records that carried it); probability is P(label = yes), 6 decimals;
-                       label is "yes" when that probability (unrounded) is at least mlops_metrics.THRESHOLD (0.5).
-    text/csv           one line per record, `label,probability` (yes,0.812345), no header.
+list with q-values picks the preferred supported type), one prediction per record, in request order, by the
+schema's task (schema.json's `task`; a model from before tasks is binary):
+    binary             JSON {"predictions": [{"customer_id": "C0001", "label": "yes", "probability": 0.812345}, ...]}
+                       (customer_id, the schema's key, only for records that carried it); probability is
+                       P(label = positive_label), 6 decimals; label is the positive label ("yes" for a bool target)
+                       when that probability (unrounded) is at least mlops_metrics.THRESHOLD (0.5), else the other
+                       class. CSV: one line per record, `label,probability` (yes,0.812345), no header.
+    multiclass         JSON {"predictions": [{"customer_id": "C0001", "label": "gold",
+                       "probabilities": {"bronze": 0.1, "silver": 0.2, "gold": 0.7}}, ...]}: every class of the
+                       schema, in its declared order, 6 decimals (0 for a class the model never saw in training);
+                       label is the most probable class (the model's first on a tie, as its predict). CSV:
+                       `label,p1,p2,...` (gold,0.100000,0.200000,0.700000), the probabilities in that class order.
+    regression         JSON {"predictions": [{"customer_id": "C0001", "value": 12.345678}, ...]}: the model's
+                       prediction, 6 decimals. CSV: one line per record, the value (12.345678).
 
 Errors: every problem of the request raises an InferenceError subclass carrying `status_code` and `message`:
     BadRequestError             400  empty, compressed or non-UTF-8 body, not (strict) JSON, wrong shape, too many
@@ -64,6 +73,11 @@ src/sagemaker_containers/_transformer.py, _functions.py, _worker.py):
     with its `status_code` and `message`; InferenceError subclasses it there, and the functions raise.
   - anywhere else (our venv, the local emulator), the functions raise InferenceError.
 
+model_fn refuses a model folder that does not hang together (ModelLoadError, so the endpoint never serves wrong
+answers): a file missing, schema.json's features or task not the trained model's, a binary model that never learned
+the positive class (1), a multiclass model whose classes_ are not metadata.json's classes (as text) or not the
+target's values, a regression model without predict.
+
 The local emulator serves the same functions: call `model_fn(model_dir)` once, then per request
 `input_fn` → `predict_fn` → `output_fn` and answer an InferenceError with `error_response(error)` (status, body,
 content type), or simply call `invoke(model, body, content_type, accept)`, which does exactly that and returns
@@ -80,6 +94,7 @@ import difflib
 import io
 import json
 import logging
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,9 +186,18 @@ class Model:
     max_rows: int = MAX_ROWS
 
     @property
+    def task(self) -> str:
+        return self.schema.task
+
+    @property
     def positive_column(self) -> int:
-        """predict_proba's column for label 1 ("yes"): found by class, not assumed to be the last."""
+        """Binary: predict_proba's column for label 1 (the positive label): found by class, not assumed last."""
         return list(self.pipeline.classes_).index(1)
+
+    @property
+    def learned_classes(self) -> list[str]:
+        """Multiclass: the pipeline's classes_ as text, predict_proba's column order."""
+        return [str(name) for name in self.pipeline.classes_]
 
 
 class _NoKey:
@@ -220,10 +244,36 @@ def model_fn(model_dir: str) -> Model:
     _check_features(schema, metadata)
     _warn_on_version_skew(metadata)
     model = Model(joblib.load(folder / "model.joblib"), schema, metadata, max_rows_setting())
-    if 1 not in list(model.pipeline.classes_):
-        raise ModelLoadError(f"the model's classes are {list(model.pipeline.classes_)}: it never learned 'yes' (1)")
+    _check_model(model)
     _loaded = model
     return model
+
+
+def _check_model(model: Model) -> None:
+    """The pipeline answers what the task needs: P(1) for binary, the metadata's classes for multiclass, a value
+    for regression."""
+    task = model.metadata.get("task", "binary")  # models from before tasks were all binary
+    if task != model.task:
+        raise ModelLoadError(f"metadata.json's task '{task}' differs from schema.json's '{model.task}'")
+    if model.task == "regression":
+        if not callable(getattr(model.pipeline, "predict", None)):
+            raise ModelLoadError("the regression model has no predict method")
+        return
+    learned = list(getattr(model.pipeline, "classes_", []))
+    if model.task == "binary":
+        if 1 not in learned:
+            raise ModelLoadError(
+                f"the model's classes are {learned}: it never learned '{model.schema.positive_label}' (1)"
+            )
+        return
+    recorded = [str(name) for name in model.metadata.get("classes") or []]
+    if model.learned_classes != recorded:
+        raise ModelLoadError(
+            f"the model's classes {model.learned_classes} differ from metadata.json's classes {recorded}"
+        )
+    unknown = [name for name in recorded if name not in model.schema.classes]
+    if unknown:
+        raise ModelLoadError(f"the model's classes {unknown} are not the target's values {list(model.schema.classes)}")
 
 
 def _check_features(schema: ms.Schema, metadata: dict[str, Any]) -> None:
@@ -485,23 +535,58 @@ def _quoted(names: list[str]) -> str:
 
 
 def predict_fn(input_data: Batch | Deferred, model: Model) -> list[dict[str, Any]] | Deferred:
-    """P(yes) and the label for every record, the key echoed back when the record carried it."""
+    """The task's prediction for every record (see the module doc), the key echoed back when the record carried
+    it."""
     if isinstance(input_data, Deferred):
         return input_data
     return predict(input_data, model)
 
 
 def predict(batch: Batch, model: Model) -> list[dict[str, Any]]:
-    probabilities = model.pipeline.predict_proba(batch.features)[:, model.positive_column]
+    if model.task == "multiclass":
+        answers = _multiclass(batch, model)
+    elif model.task == "regression":
+        answers = _regression(batch, model)
+    else:
+        answers = _binary(batch, model)
     predictions = []
-    for row, probability in enumerate(probabilities):
+    for row, answer in enumerate(answers):
         prediction: dict[str, Any] = {}
         if batch.keys[row] is not NO_KEY:
             prediction[model.schema.key] = batch.keys[row]
-        prediction["label"] = ms.POSITIVE_LABEL if probability >= THRESHOLD else ms.NEGATIVE_LABEL
-        prediction["probability"] = round(float(probability), DECIMALS)
+        prediction.update(answer)
         predictions.append(prediction)
     return predictions
+
+
+def _binary(batch: Batch, model: Model) -> list[dict[str, Any]]:
+    probabilities = model.pipeline.predict_proba(batch.features)[:, model.positive_column]
+    negative, positive = model.schema.classes
+    return [
+        {"label": positive if p >= THRESHOLD else negative, "probability": round(float(p), DECIMALS)}
+        for p in probabilities
+    ]
+
+
+def _multiclass(batch: Batch, model: Model) -> list[dict[str, Any]]:
+    learned = model.learned_classes
+    probabilities = model.pipeline.predict_proba(batch.features)
+    columns = {name: learned.index(name) for name in model.schema.classes if name in learned}
+    answers = []
+    for row in probabilities:
+        shown = {
+            name: round(float(row[columns[name]]), DECIMALS) if name in columns else 0.0
+            for name in model.schema.classes
+        }
+        answers.append({"label": learned[int(row.argmax())], "probabilities": shown})
+    return answers
+
+
+def _regression(batch: Batch, model: Model) -> list[dict[str, Any]]:
+    values = [float(value) for value in model.pipeline.predict(batch.features)]
+    if not all(math.isfinite(value) for value in values):  # JSON has no NaN: a model fault, a server error
+        raise ValueError("the model predicted a value that is not a finite number")
+    return [{"value": round(value, DECIMALS)} for value in values]
 
 
 # --------------------------------------------------------------------------------------------------------- output_fn
@@ -523,9 +608,25 @@ def output_fn(prediction: list[dict[str, Any]] | Deferred, accept: str | None) -
 def render(predictions: list[dict[str, Any]], accept: str | None) -> tuple[str, str]:
     kind = response_type(accept)
     if kind == CSV:
-        body = "".join(f"{p['label']},{p['probability']:.{DECIMALS}f}\n" for p in predictions)
-        return body, CSV
+        return "".join(_csv_line(p) + "\n" for p in predictions), CSV
     return json.dumps({"predictions": predictions}), JSON
+
+
+def _csv_line(prediction: dict[str, Any]) -> str:
+    """`label,probability` (binary), `label,p1,p2,...` (multiclass), `value` (regression); the key is not echoed."""
+    if "value" in prediction:
+        return f"{prediction['value']:.{DECIMALS}f}"
+    if "probabilities" in prediction:
+        shown = ",".join(f"{p:.{DECIMALS}f}" for p in prediction["probabilities"].values())
+        return f"{_csv_field(prediction['label'])},{shown}"
+    return f"{_csv_field(prediction['label'])},{prediction['probability']:.{DECIMALS}f}"
+
+
+def _csv_field(text: str) -> str:
+    """A class name as one CSV field: quoted when it holds a comma, a quote or a line break."""
+    if any(char in text for char in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def response_type(accept: str | None) -> str:
