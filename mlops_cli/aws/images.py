@@ -17,6 +17,11 @@ REFUSED_SKLEARN_VERSIONS = {
     "1.0-1": _OLD_PYTHON + ", and its scikit-learn has no class_weight on HistGradientBoostingClassifier",
 }
 
+# The Python each image runs the team's scripts with (config validation parses them for it), from the images'
+# Dockerfiles in github.com/aws/sagemaker-scikit-learn-container: docker/1.2-1/base (PYTHON_VERSION=3.9),
+# docker/1.4-2/base (PYTHON_VERSION=3.10) and docker/1.4-2-py312/base (python3.12 from deadsnakes).
+PYTHON_VERSIONS: dict[str, tuple[int, int]] = {"1.2-1": (3, 9), "1.4-2": (3, 10), "1.4-2-py312": (3, 12)}
+
 _REGISTRY_ACCOUNTS = {
     "us-east-1": "683313688378",
     "us-east-2": "257758044811",

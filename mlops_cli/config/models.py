@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from mlops_cli.aws.images import SKLEARN_VERSIONS
+from mlops_cli.aws.images import PYTHON_VERSIONS, SKLEARN_VERSIONS
 from mlops_cli.aws.limits import AWS_INTEGER_MAX
 from mlops_cli.aws.naming import ResourceNames, bucket_name_problems, kms_alias_problems
 from mlops_cli.config.hyperparameters import (
@@ -30,6 +30,7 @@ from mlops_cli.config.hyperparameters import (
     hyperparameter_problem,
 )
 from mlops_cli.config.schedule_expressions import is_time_zone, schedule_expression
+from mlops_cli.config.scripts import ScriptSpec, code_problems
 
 # re.ASCII: \d would take any script's digits (Arabic-Indic, ...), which AWS refuses; \Z: '$' allows a final newline
 _ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+\Z", re.ASCII)
@@ -425,6 +426,13 @@ class Preprocess(Strict):
     split: Split = Field(default_factory=Split)
     max_reject_rate: float = Field(0.05, ge=0, le=1, description="Fail the job when more rows than this are rejected.")
     schedule: Schedule | None = Field(None, description="Run by itself: `mlops preprocess schedule apply`.")
+    script: ScriptSpec | None = Field(None, description="Your own preprocessing script instead of preprocess.py.")
+
+    @field_validator("script")
+    @classmethod
+    def _script_compiles(cls, script: ScriptSpec | None, info: ValidationInfo) -> ScriptSpec | None:
+        return _compiles(script, info.data.get("framework_version"))
+
 
 
 class TuningRange(Strict):
@@ -516,6 +524,14 @@ class Train(Strict):
     objective: Objective = Field(default_factory=Objective)
     tuning: Tuning = Field(default_factory=Tuning)
     evaluate_instance_type: ProcessingInstance = "ml.m5.large"
+    script: ScriptSpec | None = Field(
+        None, description="Your own training script instead of train.py (it writes the model in the model contract)."
+    )
+
+    @field_validator("script")
+    @classmethod
+    def _script_compiles(cls, script: ScriptSpec | None, info: ValidationInfo) -> ScriptSpec | None:
+        return _compiles(script, info.data.get("framework_version"))
 
     @field_validator("hyperparameters", mode="before")
     @classmethod
@@ -565,6 +581,14 @@ def _range_problems(name: str, spec: TuningRange, algorithms: tuple[str, ...]) -
             return [f"{name} is a whole number: use an integer or categorical range"]
         samples = [spec.min, spec.max]  # every rule is an interval: its ends decide
     return [p for value in samples if (p := hyperparameter_problem(name, value, algorithms))]
+
+
+def _compiles(script: ScriptSpec | None, framework_version: str | None, *, handler: bool = False) -> ScriptSpec | None:
+    """The script's code parses for the Python of the image it runs on (an unknown version is refused already)."""
+    if script is not None and framework_version in PYTHON_VERSIONS:
+        if problems := code_problems(script, PYTHON_VERSIONS[framework_version], framework_version, handler=handler):
+            raise ValueError("; ".join(problems))
+    return script
 
 
 class Register(Strict):
@@ -668,6 +692,10 @@ class Deploy(Strict):
     rollout: Rollout = Field(default_factory=Rollout)
     alarms: Alarms = Field(default_factory=Alarms)
     data_capture: DataCapture = Field(default_factory=DataCapture)
+    inference: ScriptSpec | None = Field(
+        None, description="Your own inference handler (model_fn, input_fn, predict_fn, output_fn) instead of ours."
+    )
+
 
     @model_validator(mode="after")
     def _scaling_bounds(self) -> Deploy:
@@ -999,6 +1027,24 @@ class Config(Strict):
         if self.lb is not None and self.lb.access_logs and not self.storage.access_logging:
             raise ValueError(
                 "lb.access_logs needs storage.access_logging (the log bucket); or set lb.access_logs: false"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _inference_code(self) -> Config:
+        # the serving image is the one the model was trained with (register), so train's Python decides
+        try:
+            _compiles(self.deploy.inference, self.train.framework_version, handler=True)
+        except ValueError as exc:
+            raise ValueError(f"deploy.inference {exc}") from None
+        schedule = self.preprocess.schedule
+        custom = "deploy.inference" if self.deploy.inference else "train.script" if self.train.script else None
+        if custom and schedule and schedule.continuous_training and self.network.isolation:
+            raise ValueError(
+                f"preprocess.schedule.continuous_training cannot register a model with {custom} under "
+                "network.isolation: an isolated serving container cannot download its handler code, and the "
+                "scheduled pipeline has no step to pack it into model.tar.gz (register the model with `mlops "
+                "register model`, which does, or turn network.isolation off)"
             )
         return self
 

@@ -51,9 +51,13 @@ class PipelineInputs:
     image: str
     role_arn: str
     key_arn: str | None
-    preprocess_code: str  # s3://…/code/<sha256>/ holding preprocess.py and schema.json
+    preprocess_code: str  # s3://…/code/<sha256>/ holding preprocess.py (or preprocess.script's bundle) and schema.json
     train_submit_directory: str | None = None  # s3://…/sourcedir.tar.gz (continuous training)
     evaluate_code: str | None = None  # s3://…/code/<sha256>/ holding evaluate.py
+    # the registered model's handler when it is served apart from model.tar.gz (register.serving_scripts):
+    # s3://…/code/<sha256>/sourcedir.tar.gz and the handler's file name
+    serving_submit_directory: str | None = None
+    serving_program: str = register.SERVING_PROGRAM
 
 
 def _get(path: str) -> dict[str, str]:
@@ -86,6 +90,7 @@ def preprocess_spec(config: Config, code_uri: str) -> ProcessingSpec:
         inputs=[("raw", PLACEHOLDER, RAW_DIR, "ShardedByS3Key" if count > 1 else "FullyReplicated")],
         outputs={name: PLACEHOLDER for name in OUTPUTS},
         instance_count=count,
+        script=preprocess.preprocess_scripts(config),
     )
 
 
@@ -129,7 +134,7 @@ def _train_step(clients: AwsClients, config: Config, inputs: PipelineInputs) -> 
     definition["InputDataConfig"] += code_channels
     encoded = {name: train._encode(value) for name, value in sorted(config.train.hyperparameters.items())}
     arguments = {
-        "HyperParameters": {**train._reserved(clients, submit_directory, None), **encoded},
+        "HyperParameters": {**train._reserved(clients, config, submit_directory, None), **encoded},
         **definition,
         "Tags": [
             {"Key": k, "Value": v}
@@ -175,6 +180,14 @@ def evaluation_prefix(clients: AwsClients, config: Config) -> dict[str, Any]:
     return _join(f"s3://{bucket}/models/{config.dataset.name}", _get("Execution.PipelineExecutionId"), "evaluation")
 
 
+def _serving_environment(clients: AwsClients, inputs: PipelineInputs) -> dict[str, str]:
+    """Ours from model.tar.gz, or the handler bundle in S3 (config validation refuses that with network isolation,
+    which would need the model repacked: a pipeline has no step for it)."""
+    if inputs.serving_submit_directory is None:
+        return register.serving_environment(clients.region)
+    return register.serving_environment(clients.region, inputs.serving_program, inputs.serving_submit_directory)
+
+
 def _condition_step(clients: AwsClients, config: Config, inputs: PipelineInputs) -> dict[str, Any]:
     objective = config.train.objective
     metric = objective.metric.split(":", 1)[1]  # evaluate.py reports the test split's metrics by their bare names
@@ -190,7 +203,7 @@ def _condition_step(clients: AwsClients, config: Config, inputs: PipelineInputs)
                     {
                         "Image": inputs.image,
                         "ModelDataUrl": _get(f"Steps.{TRAIN}.ModelArtifacts.S3ModelArtifacts"),
-                        "Environment": register.serving_environment(clients.region),
+                        "Environment": _serving_environment(clients, inputs),
                         "Framework": "SKLEARN",
                     }
                 ],

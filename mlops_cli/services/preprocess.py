@@ -14,7 +14,7 @@ from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.models import Config
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import jobs
-from mlops_cli.services.code import bundle_files, bundle_sha256, upload_bundle
+from mlops_cli.services.code import Scripts, bundle_sha256, processing_files, scripts, upload_bundle
 from mlops_cli.services.processing import CODE_DIR, INPUT_DIR, OUTPUT_DIR, ProcessingSpec, start_processing_job
 from mlops_cli.services.roles import ensure_execution_role
 from mlops_cli.services.security import job_encryption_key
@@ -70,7 +70,8 @@ def start_preprocessing(
     objects = raw_objects(s3, [uri for _, uri in raw_inputs])
     key_arn = job_encryption_key(clients, config)
     role = ensure_execution_role(clients, config, key_arn)
-    code = upload_bundle(clients, config, bundle_files(config, ("preprocess.py",)))
+    script = preprocess_scripts(config)
+    code = upload_bundle(clients, config, processing_files(script))
     now = dt.datetime.now(dt.UTC)
     job_name = names.job_name("pre", now)
     distribution = "ShardedByS3Key" if count > 1 else "FullyReplicated"
@@ -86,6 +87,7 @@ def start_preprocessing(
         ],
         outputs=outputs,
         instance_count=count,
+        script=script,
     )
     spec.tags[jobs.INPUT_DIGEST_TAG] = inputs_digest(objects, code.sha256, image, spec.arguments)
     start_processing_job(clients, config, spec, image=image, role_arn=role.arn, key_arn=key_arn)
@@ -108,12 +110,15 @@ def preprocess_spec(
     inputs: list[tuple[str, str, str, str]],
     outputs: dict[str, str],
     instance_count: int,
+    script: Scripts,
 ) -> ProcessingSpec:
-    """The processing job that runs preprocess.py: the same for `preprocess run` and the scheduled pipeline."""
+    """The processing job that runs preprocess.py (or the team's preprocess.script): the same for `preprocess run`
+    and the scheduled pipeline."""
     pre = config.preprocess
     return ProcessingSpec(
         job_name=job_name,
-        script="preprocess.py",
+        script=script.entry_point,
+        requirements=script.has_requirements,
         code_uri=code_uri,
         arguments=_arguments(config),
         inputs=inputs,
@@ -124,6 +129,10 @@ def preprocess_spec(
         max_runtime_seconds=pre.max_runtime_minutes * 60,
         tags={**config.standard_tags(STAGE), "mlops:dataset": config.dataset.name},
     )
+
+
+def preprocess_scripts(config: Config) -> Scripts:
+    return scripts(config, config.preprocess.script, "preprocess.py")
 
 
 def _arguments(config: Config) -> dict[str, str]:
@@ -166,7 +175,7 @@ def current_digest(clients: AwsClients, config: Config) -> tuple[str, int]:
     s3 = clients.client("s3")
     require_bucket(s3, bucket)
     objects = raw_objects(s3, [uri for _, uri in _raw_inputs(s3, bucket, config.dataset.raw_prefix, None)])
-    code = bundle_sha256(bundle_files(config, ("preprocess.py",)))
+    code = bundle_sha256(processing_files(preprocess_scripts(config)))
     return inputs_digest(objects, code, image, _arguments(config)), len(objects)
 
 

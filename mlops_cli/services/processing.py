@@ -9,6 +9,7 @@ from mlops_cli.aws.errors import aws_errors
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value
 from mlops_cli.config.models import Config
+from mlops_cli.config.scripts import RUNPROC
 
 CODE_DIR = "/opt/ml/processing/input/code"
 INPUT_DIR = "/opt/ml/processing/input"
@@ -29,6 +30,7 @@ class ProcessingSpec:
     volume_size_gb: int = 30
     max_runtime_seconds: int = 3600
     tags: dict[str, str] = field(default_factory=dict)
+    requirements: bool = False  # the bundle has a requirements.txt: runproc.sh installs it, then runs the script
 
 
 def s3_input(name: str, uri: str, local_path: str, distribution: str = "FullyReplicated") -> dict[str, Any]:
@@ -66,14 +68,19 @@ def processing_request(
 ) -> dict[str, Any]:
     """The CreateProcessingJob request for `spec`: `python3 <script> ARGS` from the code bundle on the scikit-learn
     image, volumes and outputs encrypted with the project key. Shared by `start_processing_job` and the pipeline
-    definition's Processing steps, so a scheduled run does exactly what `mlops preprocess run` does."""
+    definition's Processing steps, so a scheduled run does exactly what `mlops preprocess run` does. A bundle with
+    requirements runs through its runproc.sh (services/code.py), which installs them first."""
     arguments = {**spec.arguments, "--config-dir": CONFIG_DIR}
+    if spec.requirements:
+        entrypoint = ["/bin/bash", f"{CODE_DIR}/{RUNPROC}"]
+    else:
+        entrypoint = ["python3", f"{CODE_DIR}/{spec.script}"]
     request: dict[str, Any] = {
         "ProcessingJobName": spec.job_name,
         "RoleArn": role_arn,
         "AppSpecification": {
             "ImageUri": image,
-            "ContainerEntrypoint": ["python3", f"{CODE_DIR}/{spec.script}"],
+            "ContainerEntrypoint": entrypoint,
             "ContainerArguments": [part for pair in arguments.items() for part in pair],
         },
         "ProcessingInputs": [

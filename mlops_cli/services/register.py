@@ -5,8 +5,14 @@ deployed.
 A version carries everything needed to serve it without looking anywhere else: the scikit-learn serving image the
 model was trained with, model.tar.gz (which holds inference.py under code/), the serving environment, the
 evaluation on the test split as its model quality metrics, and metadata that ties it to its training job, data and
-code. AWS is the state: a version is found again by its model artifact, so registering the same training job twice
-creates nothing.
+code. AWS is the state: a version is found again by its model artifact and serving environment, so registering the
+same training job twice creates nothing.
+
+With the team's own handler (`deploy.inference`), or a model from the team's `train.script` (which packs no handler:
+ours serves it), the handler bundle is uploaded to code/<sha256>/sourcedir.tar.gz and the container's
+SAGEMAKER_SUBMIT_DIRECTORY names it, as the SageMaker SDK does for a Model with entry_point and source_dir. An
+isolated container (network.isolation) cannot download it, so model.tar.gz is repacked with code/ replaced, under a
+key derived from the training job and the handler's digest, as the SDK repacks.
 
 `deploy` uses `approved_versions` and `get_version` (both return `ModelVersion`).
 """
@@ -24,6 +30,7 @@ from mlops_cli.aws.tags import as_key_value, from_key_value
 from mlops_cli.config.models import Config, Objective, Register
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import jobs
+from mlops_cli.services.code import Scripts, bundle_files, bundle_sha256, scripts, sourcedir_tarball, upload_bundle
 from mlops_cli.services.convergence import Control, ControlResult, converge
 from mlops_cli.services.experiments import data_job, existing_evaluation, job_metrics
 
@@ -333,14 +340,19 @@ def get_version(clients: AwsClients, config: Config, number: int | str) -> Model
 
 
 def find_version(clients: AwsClients, config: Config, state: jobs.JobState) -> ModelVersion | None:
-    """The version already registered for this training job: the one serving its model.tar.gz. Only versions
-    created after the job are candidates."""
-    model_uri = state.description["ModelArtifacts"]["S3ModelArtifacts"]
+    """The version already registered for this training job: the one serving its model.tar.gz with the handler
+    the config names now (another handler for the same model is another version). Only versions created after
+    the job are candidates."""
+    serving = serving_spec(clients, config, state.description["ModelArtifacts"]["S3ModelArtifacts"])
     since = state.created - dt.timedelta(minutes=1) if state.created else None
     for version in _versions(clients, _summaries(clients, config, created_after=since)):
-        if version.model_data_url == model_uri:
+        if version.model_data_url == serving.model_data_url and _same_handler(version.environment, serving.environment):
             return version
     return None
+
+
+def _same_handler(a: dict[str, str], b: dict[str, str]) -> bool:
+    return all(a.get(key) == b.get(key) for key in ("SAGEMAKER_PROGRAM", "SAGEMAKER_SUBMIT_DIRECTORY"))
 
 
 def register_model(
@@ -399,14 +411,115 @@ def register_model(
     )
 
 
-def serving_environment(region: str) -> dict[str, str]:
-    """What the scikit-learn serving container needs to load our handlers from model.tar.gz."""
+def serving_environment(
+    region: str, program: str = SERVING_PROGRAM, submit_directory: str = SERVING_CODE_DIR
+) -> dict[str, str]:
+    """What the scikit-learn serving container needs to load the handler: by default ours from model.tar.gz."""
     return {
-        "SAGEMAKER_PROGRAM": SERVING_PROGRAM,
-        "SAGEMAKER_SUBMIT_DIRECTORY": SERVING_CODE_DIR,
+        "SAGEMAKER_PROGRAM": program,
+        "SAGEMAKER_SUBMIT_DIRECTORY": submit_directory,
         "SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
         "SAGEMAKER_REGION": region,
     }
+
+
+def serving_scripts(config: Config) -> Scripts | None:
+    """The handler bundle served apart from model.tar.gz: the team's deploy.inference; ours when the model comes
+    from the team's train.script (which packs no handler into the model). None: the handler train.py packed."""
+    if config.deploy.inference is not None:
+        return scripts(config, config.deploy.inference, SERVING_PROGRAM)
+    if config.train.script is not None:
+        return Scripts(bundle_files(config, (SERVING_PROGRAM,)), SERVING_PROGRAM)
+    return None
+
+
+@dataclass(frozen=True)
+class ServingSpec:
+    """Where a version's container finds the model and its handler."""
+
+    model_data_url: str
+    environment: dict[str, str]
+    code: Scripts | None = field(default=None, repr=False)  # None: the handler packed in model.tar.gz by train.py
+
+    @property
+    def bundle(self) -> dict[str, bytes] | None:
+        """The handler bundle as the serving container downloads it: one sourcedir.tar.gz."""
+        return None if self.code is None else {"sourcedir.tar.gz": sourcedir_tarball(self.code.files)}
+
+    @property
+    def code_sha256(self) -> str | None:
+        """The handler bundle's digest (its S3 prefix is code/<this>/), recorded as inference-code-sha256."""
+        bundle = self.bundle
+        return None if bundle is None else bundle_sha256(bundle)
+
+    @property
+    def repacked(self) -> bool:
+        return self.code is not None and self.environment["SAGEMAKER_SUBMIT_DIRECTORY"] == SERVING_CODE_DIR
+
+
+def repacked_uri(model_uri: str, code_sha256: str) -> str:
+    """model.tar.gz with code/ replaced by the handler bundle: one key per training job and handler, so that the
+    same job registered twice with the same handler is the same version."""
+    return f"{model_uri.rsplit('/', 1)[0]}/repacked/{code_sha256}/model.tar.gz"
+
+
+def serving_spec(clients: AwsClients, config: Config, model_uri: str) -> ServingSpec:
+    """How the version of the model at `model_uri` is served (computed; nothing is uploaded, see publish_serving)."""
+    code = serving_scripts(config)
+    if code is None:
+        return ServingSpec(model_uri, serving_environment(clients.region))
+    sha = ServingSpec(model_uri, {}, code).code_sha256 or ""
+    if config.network.isolation:
+        return ServingSpec(repacked_uri(model_uri, sha), serving_environment(clients.region, code.entry_point), code)
+    submit_directory = f"s3://{config.names(clients.account_id).data_bucket}/code/{sha}/sourcedir.tar.gz"
+    return ServingSpec(model_uri, serving_environment(clients.region, code.entry_point, submit_directory), code)
+
+
+def publish_serving(clients: AwsClients, config: Config, model_uri: str, serving: ServingSpec) -> None:
+    """Put the handler where `serving` says: its bundle under code/<sha256>/, or into a repacked model.tar.gz.
+    Either is written once: a second call finds it there."""
+    bundle = serving.bundle
+    if serving.code is None or bundle is None:
+        return
+    if serving.repacked:
+        _repack(clients, model_uri, serving.model_data_url, serving.code.files)
+    else:
+        upload_bundle(clients, config, bundle)
+
+
+def _repack(clients: AwsClients, model_uri: str, target_uri: str, code: dict[str, bytes]) -> None:
+    """Copy model.tar.gz to `target_uri` with its code/ folder replaced by `code` (skipped when it is there)."""
+    import gzip
+    import io
+    import tarfile
+    import tempfile
+
+    s3 = clients.client("s3")
+    bucket, _, key = target_uri.removeprefix("s3://").partition("/")
+    if get_or_none(f"checking {target_uri}", ("404", "NoSuchKey", "NotFound"), s3.head_object, Bucket=bucket, Key=key):
+        return
+    source_bucket, _, source_key = model_uri.removeprefix("s3://").partition("/")
+    with tempfile.TemporaryFile() as source, tempfile.TemporaryFile() as target:
+        with aws_errors(f"downloading {model_uri} to repack it with the handler code"):
+            s3.download_fileobj(source_bucket, source_key, source)
+        source.seek(0)
+        with (
+            tarfile.open(fileobj=source, mode="r:gz") as old,
+            gzip.GzipFile(fileobj=target, mode="wb", mtime=0) as packed,
+            tarfile.open(fileobj=packed, mode="w") as new,
+        ):
+            for member in old:
+                top = member.name.removeprefix("./").split("/", 1)[0]
+                if top == "code":  # the handler the training job packed (if any) gives way to the bundle's
+                    continue
+                new.addfile(member, old.extractfile(member) if member.isfile() else None)
+            for name in sorted(code):
+                info = tarfile.TarInfo(f"code/{name}")
+                info.size, info.mode, info.mtime = len(code[name]), 0o644, 0
+                new.addfile(info, io.BytesIO(code[name]))
+        target.seek(0)
+        with aws_errors(f"uploading the repacked model to {target_uri}"):
+            s3.put_object(Bucket=bucket, Key=key, Body=target, ChecksumAlgorithm="SHA256")
 
 
 def _package_request(
@@ -416,6 +529,8 @@ def _package_request(
 
     d = state.description
     model_uri = d["ModelArtifacts"]["S3ModelArtifacts"]
+    serving = serving_spec(clients, config, model_uri)
+    publish_serving(clients, config, model_uri, serving)
     # the image the model was trained with serves it: the same scikit-learn that pickled it unpickles it
     image = d.get("AlgorithmSpecification", {}).get("TrainingImage") or sklearn_image_uri(
         clients.region, config.train.framework_version
@@ -423,8 +538,8 @@ def _package_request(
     framework_version = image.rsplit(":", 1)[-1].removesuffix("-cpu-py3").split("-py")[0]
     container: dict[str, Any] = {
         "Image": image,
-        "ModelDataUrl": model_uri,
-        "Environment": serving_environment(clients.region),
+        "ModelDataUrl": serving.model_data_url,
+        "Environment": serving.environment,
         "Framework": "SKLEARN",
     }
     if re.fullmatch(r"[0-9]\.[A-Za-z0-9.-]{1,8}", framework_version):
@@ -435,6 +550,7 @@ def _package_request(
         "data-job": data_job(state),
         "data-manifest": f"{d.get('OutputDataConfig', {}).get('S3OutputPath', '').rstrip('/')}/{state.name}/input-manifest.json",
         "code-sha256": _code_digest(d),
+        "inference-code-sha256": serving.code_sha256,
         "objective-metric": objective.metric,
         "objective-value": None if value is None else repr(value),
         "dataset": config.dataset.name,

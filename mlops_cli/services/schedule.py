@@ -27,8 +27,8 @@ from mlops_cli.config.models import Config, Schedule
 from mlops_cli.config.schedule_expressions import CronExpression, is_time_zone, parse_cron, rate_minutes
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import pipeline_definition as pd
-from mlops_cli.services import register, train
-from mlops_cli.services.code import bundle_files, sourcedir_tarball, upload_bundle
+from mlops_cli.services import preprocess, register, train
+from mlops_cli.services.code import bundle_files, processing_files, sourcedir_tarball, upload_bundle
 from mlops_cli.services.convergence import Control, ControlResult, converge, same_document
 from mlops_cli.services.roles import ensure_execution_role, role_controls, service_trust
 from mlops_cli.services.security import job_encryption_key
@@ -256,14 +256,20 @@ def pipeline_inputs(clients: AwsClients, config: Config) -> pd.PipelineInputs:
         image=image,
         role_arn=role.arn,
         key_arn=key_arn,
-        preprocess_code=upload_bundle(clients, config, bundle_files(config, ("preprocess.py",))).s3_prefix,
+        preprocess_code=upload_bundle(
+            clients, config, processing_files(preprocess.preprocess_scripts(config))
+        ).s3_prefix,
     )
     if config.preprocess.schedule and config.preprocess.schedule.continuous_training:
-        tarball = sourcedir_tarball(bundle_files(config, (train.ENTRY_POINT, train.SERVING_CODE)))
-        inputs.train_submit_directory = (
-            upload_bundle(clients, config, {"sourcedir.tar.gz": tarball}).s3_prefix + "sourcedir.tar.gz"
-        )
+        sourcedir = "sourcedir.tar.gz"
+        training = upload_bundle(clients, config, train.training_sourcedir(config))
+        inputs.train_submit_directory = training.s3_prefix + sourcedir
         inputs.evaluate_code = upload_bundle(clients, config, bundle_files(config, ("evaluate.py",))).s3_prefix
+        handler = register.serving_scripts(config)
+        if handler is not None:  # served apart from model.tar.gz: the model's container downloads it
+            bundle = {sourcedir: sourcedir_tarball(handler.files)}
+            inputs.serving_submit_directory = upload_bundle(clients, config, bundle).s3_prefix + sourcedir
+            inputs.serving_program = handler.entry_point
     return inputs
 
 

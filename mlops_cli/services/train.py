@@ -14,9 +14,17 @@ from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value
 from mlops_cli.config.hyperparameters import DEFAULT_ALGORITHM, HYPERPARAMETERS, hyperparameter_problem
 from mlops_cli.config.models import Config
+from mlops_cli.config.tasks import job_metrics
 from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import experiments, jobs, preprocess
-from mlops_cli.services.code import bundle_files, bundle_sha256, sourcedir_tarball, upload_bundle
+from mlops_cli.services.code import (
+    Scripts,
+    bundle_files,
+    bundle_sha256,
+    scripts,
+    sourcedir_tarball,
+    upload_bundle,
+)
 from mlops_cli.services.processing import INPUT_DIR, OUTPUT_DIR, ProcessingSpec, start_processing_job, vpc_config
 from mlops_cli.services.roles import ensure_execution_role
 from mlops_cli.services.security import job_encryption_key
@@ -24,18 +32,14 @@ from mlops_cli.services.security import job_encryption_key
 STAGE = "train"
 ENTRY_POINT = "train.py"
 SERVING_CODE = "inference.py"  # train.py packs it into model.tar.gz (code/) for the serving container
-METRICS = (
-    "train:auc",
-    "train:accuracy",
-    "validation:auc",
-    "validation:accuracy",
-    "validation:f1",
-    "validation:precision",
-    "validation:recall",
-    "validation:logloss",
-)
-# train.py prints `validation:auc=0.851234;`
-METRIC_DEFINITIONS = [{"Name": name, "Regex": f"{re.escape(name)}=([-+0-9.eE]+);"} for name in METRICS]
+MAX_METRIC_DEFINITIONS = 40  # SageMaker's limit on a training job's MetricDefinitions
+
+
+def metric_definitions(task: str) -> list[dict[str, str]]:
+    """What SageMaker reads from a training job's log for the task: train.py prints `validation:auc=0.851234;`."""
+    names = job_metrics(task)
+    assert len(names) <= MAX_METRIC_DEFINITIONS
+    return [{"Name": name, "Regex": f"{re.escape(name)}=([-+0-9.eE]+);"} for name in names]
 
 
 @dataclass
@@ -96,8 +100,9 @@ def _hyperparameters(config: Config, overrides: dict[str, str] | None = None) ->
     """The config's hyperparameters with `overrides` (text), each checked by the rules the config's are."""
     merged: dict[str, Any] = {**config.train.hyperparameters}
     algorithm = str((overrides or {}).get("algorithm", merged.get("algorithm", DEFAULT_ALGORITHM)))
+    task = config.dataset.resolved_task
     for name, raw in (overrides or {}).items():
-        if problem := hyperparameter_problem(name, raw, (algorithm,)):
+        if problem := hyperparameter_problem(name, raw, (algorithm,), task):
             raise UsageError(problem)
         kind = HYPERPARAMETERS[name]
         if name == "max_depth" and raw.strip().lower() in ("", "none"):
@@ -127,9 +132,9 @@ def code_delivery(config: Config, code_uri: str) -> tuple[str, list[dict[str, An
     return CODE_CHANNEL_SOURCEDIR, [channel]
 
 
-def _reserved(clients: AwsClients, submit_directory: str, job_name: str | None) -> dict[str, str]:
+def _reserved(clients: AwsClients, config: Config, submit_directory: str, job_name: str | None) -> dict[str, str]:
     reserved = {
-        "sagemaker_program": _encode(ENTRY_POINT),
+        "sagemaker_program": _encode(training_scripts(config).entry_point),
         "sagemaker_submit_directory": _encode(submit_directory),
         "sagemaker_region": _encode(clients.region),
         "sagemaker_container_log_level": "20",
@@ -181,7 +186,7 @@ def _definition(
         "AlgorithmSpecification": {
             "TrainingImage": sklearn_image_uri(clients.region, train.framework_version),
             "TrainingInputMode": "File",
-            "MetricDefinitions": METRIC_DEFINITIONS,
+            "MetricDefinitions": metric_definitions(config.dataset.resolved_task),
         },
         "RoleArn": role_arn,
         "InputDataConfig": [
@@ -218,8 +223,14 @@ def _definition(
     return definition
 
 
-def _sourcedir(config: Config) -> dict[str, bytes]:
-    return {"sourcedir.tar.gz": sourcedir_tarball(bundle_files(config, (ENTRY_POINT, SERVING_CODE)))}
+def training_scripts(config: Config) -> Scripts:
+    """train.py with the serving code it packs into the model, or the team's train.script."""
+    return scripts(config, config.train.script, ENTRY_POINT, shared=(SERVING_CODE,))
+
+
+def training_sourcedir(config: Config) -> dict[str, bytes]:
+    """The training job's code bundle: one sourcedir.tar.gz, as the training toolkit downloads it."""
+    return {"sourcedir.tar.gz": sourcedir_tarball(training_scripts(config).files)}
 
 
 def _prepare(
@@ -229,7 +240,7 @@ def _prepare(
     data = training_data(clients, config, processing_job)
     key_arn = job_encryption_key(clients, config)
     role = ensure_execution_role(clients, config, key_arn)
-    code = upload_bundle(clients, config, _sourcedir(config))
+    code = upload_bundle(clients, config, training_sourcedir(config))
     return data, role.arn, key_arn, code.s3_prefix + "sourcedir.tar.gz"
 
 
@@ -237,7 +248,7 @@ def _inputs(clients: AwsClients, config: Config, data: TrainingData) -> dict[str
     return {
         "data": data.processing_job,
         "objects": sorted(data.manifest, key=lambda o: o["uri"]),
-        "code": bundle_sha256(_sourcedir(config)),
+        "code": bundle_sha256(training_sourcedir(config)),
         "image": sklearn_image_uri(clients.region, config.train.framework_version),
     }
 
@@ -298,7 +309,10 @@ def start_training(
     encoded = {name: _encode(value) for name, value in sorted(hyperparameters.items())}
     request = {
         "TrainingJobName": job_name,
-        "HyperParameters": {**_reserved(clients, code_delivery(config, submit_directory)[0], job_name), **encoded},
+        "HyperParameters": {
+            **_reserved(clients, config, code_delivery(config, submit_directory)[0], job_name),
+            **encoded,
+        },
         **_definition(clients, config, data, role_arn, key_arn, code_delivery(config, submit_directory)[1]),
         "Tags": as_key_value(
             {
@@ -374,7 +388,10 @@ def start_tuning(
             "TrainingJobEarlyStoppingType": "Off",
         },
         "TrainingJobDefinition": {
-            "StaticHyperParameters": {**_reserved(clients, code_delivery(config, submit_directory)[0], None), **static},
+            "StaticHyperParameters": {
+                **_reserved(clients, config, code_delivery(config, submit_directory)[0], None),
+                **static,
+            },
             **{
                 k: v
                 for k, v in _definition(
