@@ -14,6 +14,7 @@ from mlops_cli.commands import (
     config_cmd,
     deploy_cmd,
     gateway_cmd,
+    init_cmd,
     lb_cmd,
     local_cmd,
     pipeline_cmd,
@@ -174,6 +175,7 @@ def _install_root_callback() -> None:
 
 
 _install_root_callback()
+init_cmd.register(app)
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(local_cmd.app, name="local")
 app.add_typer(storage_cmd.app, name="storage")
