@@ -1,5 +1,6 @@
 """The hyperparameters mlops_cli/container_scripts/train.py reads, and what each estimator accepts for them (scikit-learn's
-own parameter constraints), so a job that could only fail is refused before it starts."""
+own parameter constraints), so a job that could only fail is refused before it starts. The task decides the
+estimators: classifiers for binary and multiclass, regressors for regression."""
 
 from __future__ import annotations
 
@@ -18,14 +19,31 @@ HYPERPARAMETERS = {
     "min_samples_leaf": int,
     "C": float,
     "class_weight": str,
+    "alpha": float,
     "random_state": int,
 }
-ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
-DEFAULT_ALGORITHM = "hist_gradient_boosting"  # mlops_cli/container_scripts/train.py's default
-_ESTIMATORS = {
+CLASSIFICATION_ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting")
+REGRESSION_ALGORITHMS = ("ridge", "random_forest", "hist_gradient_boosting")
+ALGORITHMS = ("logistic_regression", "random_forest", "hist_gradient_boosting", "ridge")  # of every task
+DEFAULT_ALGORITHM = "hist_gradient_boosting"  # mlops_cli/container_scripts/train.py's default, for every task
+_CLASSIFIERS = {
     "logistic_regression": "LogisticRegression",
     "random_forest": "RandomForestClassifier",
     "hist_gradient_boosting": "HistGradientBoostingClassifier",
+}
+_REGRESSORS = {
+    "ridge": "Ridge",
+    "random_forest": "RandomForestRegressor",
+    "hist_gradient_boosting": "HistGradientBoostingRegressor",
+}
+# Hyperparameters that only one kind of task has, and why the other cannot take them.
+_CLASSIFICATION_ONLY = {
+    "C": "C is LogisticRegression's regularization strength, and regression has no logistic_regression (ridge's "
+    "is alpha)",
+    "class_weight": "class_weight weighs the classes of a classifier, and a regression target has no classes",
+}
+_REGRESSION_ONLY = {
+    "alpha": "alpha is Ridge's regularization strength, and ridge is a regressor (logistic_regression's is C)",
 }
 CLASS_WEIGHTS = ("none", "balanced")
 _SEED_MAX = 2**32 - 1  # numpy's random seeds are 32-bit unsigned
@@ -94,21 +112,45 @@ HYPERPARAMETER_RULES: dict[str, dict[str, NumberRule | tuple[str, ...]]] = {
     },
     "min_samples_leaf": {"random_forest": _WHOLE_AT_LEAST_1, "hist_gradient_boosting": _WHOLE_AT_LEAST_1},
     "C": {"logistic_regression": NumberRule(integer=False, minimum=0, above=True)},
-    "class_weight": dict.fromkeys(ALGORITHMS, CLASS_WEIGHTS),
+    "class_weight": dict.fromkeys(CLASSIFICATION_ALGORITHMS, CLASS_WEIGHTS),
+    "alpha": {"ridge": NumberRule(integer=False, minimum=0, above=True)},
     "random_state": dict.fromkeys(ALGORITHMS, NumberRule(integer=True, minimum=0, maximum=_SEED_MAX)),
 }
 
 
-def hyperparameter_problem(name: str, value: Any, algorithms: tuple[str, ...]) -> str | None:
-    """Why `value` cannot be given as `name` to the estimators of `algorithms`, or None. A hyperparameter that
-    none of them reads is still checked against the estimators that do (the config may switch algorithm)."""
+def task_algorithms(task: str | None) -> tuple[str, ...]:
+    """The algorithms train.py has for the task (every algorithm when the task is not known)."""
+    if task is None:
+        return ALGORITHMS
+    return REGRESSION_ALGORITHMS if task == "regression" else CLASSIFICATION_ALGORITHMS
+
+
+def estimator(algorithm: str, task: str | None = None) -> str:
+    """The scikit-learn estimator train.py fits for the algorithm and task."""
+    if task == "regression" or (task is None and algorithm not in _CLASSIFIERS):
+        return _REGRESSORS[algorithm]
+    return _CLASSIFIERS[algorithm]
+
+
+def hyperparameter_problem(name: str, value: Any, algorithms: tuple[str, ...], task: str | None = None) -> str | None:
+    """Why `value` cannot be given as `name` to the estimators of `algorithms` for `task`, or None. A hyperparameter
+    that none of them reads is still checked against the estimators of the task that do (the config may switch
+    algorithm). Without a task, every task's estimators count."""
     if name not in HYPERPARAMETERS:
         return f"unknown hyperparameter '{name}' (known: {', '.join(HYPERPARAMETERS)})"
+    if task == "regression" and name in _CLASSIFICATION_ONLY:
+        return f"hyperparameter {name} does not apply to regression: {_CLASSIFICATION_ONLY[name]}"
+    if task in ("binary", "multiclass") and name in _REGRESSION_ONLY:
+        return f"hyperparameter {name} does not apply to {task} classification: {_REGRESSION_ONLY[name]}"
+    offered = task_algorithms(task)
     if name == "algorithm":
-        if value not in ALGORITHMS:
-            return f"algorithm {value!r} is not one of {', '.join(ALGORITHMS)}"
+        if value in ALGORITHMS and value not in offered:
+            kind = "regression" if task == "regression" else "classification"
+            return f"algorithm {value!r} is not for {kind} (the {task} task has {', '.join(offered)})"
+        if value not in offered:
+            return f"algorithm {value!r} is not one of {', '.join(offered)}"
         return None
-    rules = HYPERPARAMETER_RULES[name]
+    rules = {algorithm: rule for algorithm, rule in HYPERPARAMETER_RULES[name].items() if algorithm in offered}
     readers = [a for a in algorithms if a in rules] or list(rules)
     for algorithm in readers:
         rule = rules[algorithm]
@@ -118,5 +160,5 @@ def hyperparameter_problem(name: str, value: Any, algorithms: tuple[str, ...]) -
         else:
             problem = rule.problem(value)
         if problem:
-            return f"hyperparameter {name}={value!r} {problem} ({_ESTIMATORS[algorithm]}'s rule for {name})"
+            return f"hyperparameter {name}={value!r} {problem} ({estimator(algorithm, task)}'s rule for {name})"
     return None

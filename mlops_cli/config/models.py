@@ -6,7 +6,7 @@ import functools
 import math
 import re
 import unicodedata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NoReturn
 
 from pydantic import (
     AfterValidator,
@@ -23,14 +23,26 @@ from mlops_cli.aws.limits import AWS_INTEGER_MAX
 from mlops_cli.aws.naming import ResourceNames, bucket_name_problems, kms_alias_problems
 from mlops_cli.config.hyperparameters import (
     ALGORITHMS,
+    CLASSIFICATION_ALGORITHMS,
     DEFAULT_ALGORITHM,
     HYPERPARAMETER_RULES,
     HYPERPARAMETERS,
+    REGRESSION_ALGORITHMS,
     NumberRule,
     hyperparameter_problem,
 )
 from mlops_cli.config.schedule_expressions import is_time_zone, schedule_expression
 from mlops_cli.config.scripts import ScriptSpec, code_problems
+from mlops_cli.config.tasks import (
+    DEFAULT_OBJECTIVES,
+    METRIC_RANGES,
+    TARGET_TYPES,
+    Task,
+    infer_task,
+    job_metrics,
+    natural_goal,
+    task_problem,
+)
 
 # re.ASCII: \d would take any script's digits (Arabic-Indic, ...), which AWS refuses; \Z: '$' allows a final newline
 _ARN = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{12}:.+\Z", re.ASCII)
@@ -191,6 +203,27 @@ class Column(Strict):
         return self
 
 
+def _raise_at(loc: tuple[str | int, ...], value: Any, message: str) -> NoReturn:
+    _raise_all([(loc, value, message)])
+    raise AssertionError  # _raise_all raised
+
+
+def _raise_all(problems: list[tuple[tuple[str | int, ...], Any, str]]) -> None:
+    """Every problem at its own setting (`loc` relative to the model being validated), as one validation error, so
+    that `file:line field` names the setting at fault rather than the section around it. Nothing when there is no
+    problem."""
+    from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
+
+    if problems:
+        raise ValidationError.from_exception_data(
+            "Config",
+            [
+                InitErrorDetails(type=PydanticCustomError("rule", "{rule}", {"rule": message}), loc=loc, input=value)
+                for loc, value, message in problems
+            ],
+        )
+
+
 def _column_shorthand(value: Any) -> Any:
     """`plan: int` or `plan: {category: [a, b]}` are short for the full column mapping."""
     if isinstance(value, str):
@@ -204,7 +237,15 @@ def _column_shorthand(value: Any) -> Any:
 class Dataset(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$", description="Dataset name, used in S3 prefixes.")
     key: str = Field(description="The column that identifies a row (used for deduplication and the split).")
-    target: str = Field(description="The binary label column (type bool).")
+    target: str = Field(
+        description=f"The column the model predicts, of type {TARGET_TYPES}: bool or a category for classification "
+        "(a category's values are the classes), int or float for regression."
+    )
+    task: Task | None = Field(
+        None,
+        description="binary, multiclass or regression. Default: from the target's type (bool or a 2-valued "
+        "category: binary; a category of 3 or more values: multiclass; int or float: regression).",
+    )
     columns: dict[str, Column] = Field(description="Every column, in file order: a type or a column mapping.")
 
     @field_validator("columns", mode="before")
@@ -220,15 +261,56 @@ class Dataset(Strict):
             column = getattr(self, role)
             if column not in self.columns:
                 raise ValueError(f"{role} column '{column}' is not among the declared columns")
-        if self.columns[self.target].type != "bool":
-            raise ValueError(f"the target '{self.target}' must be a bool (yes/no) column")
         if self.key == self.target:
             raise ValueError("the key and the target must be different columns")
+        target = self.columns[self.target]
+        values = target.values
+        if target.type == "category" and values is not None:
+            if len(values) < 2:
+                _raise_at(
+                    ("target",),
+                    self.target,
+                    f"the target '{self.target}' is a category of one value: a "
+                    "model needs at least 2 classes to tell apart",
+                )
+            if repeated := sorted({v for v in values if values.count(v) > 1}):
+                _raise_at(("target",), self.target, f"the target's classes {', '.join(repeated)} are listed twice")
+        if self.task is None:
+            self.task = infer_task(target.type, values)  # type: ignore[assignment]
+            if self.task is None:
+                _raise_at(
+                    ("target",),
+                    self.target,
+                    f"the target '{self.target}' is a {target.type} column, which no task learns: declare the "
+                    f"target as a category with its values, or a number ({TARGET_TYPES})",
+                )
+        elif problem := task_problem(self.task, self.target, target.type, values):
+            _raise_at(("task",), self.task, problem)
         return self
 
     @property
     def features(self) -> dict[str, Column]:
         return {name: col for name, col in self.columns.items() if name not in (self.key, self.target)}
+
+    @property
+    def resolved_task(self) -> Task:
+        """The task, declared or inferred (validation always sets it)."""
+        assert self.task is not None
+        return self.task
+
+    @property
+    def classes(self) -> list[str]:
+        """The class names as text, in order (schema.json's `classes`); empty for regression."""
+        target = self.columns[self.target]
+        if self.task == "regression":
+            return []
+        return ["no", "yes"] if target.type == "bool" else list(target.values or [])
+
+    @property
+    def positive_label(self) -> str | None:
+        """The class a binary model's probability is about: yes for a bool target, the last listed value of a
+        category."""
+        return self.classes[-1] if self.task == "binary" else None
 
     @property
     def raw_prefix(self) -> str:
@@ -434,7 +516,6 @@ class Preprocess(Strict):
         return _compiles(script, info.data.get("framework_version"))
 
 
-
 class TuningRange(Strict):
     type: Literal["integer", "continuous", "categorical"]
     min: float | None = None
@@ -467,8 +548,19 @@ class TuningRange(Strict):
 
 
 class Objective(Strict):
-    metric: str = Field("validation:auc", pattern=r"^(train|validation):[a-z_]+$")
-    goal: Literal["maximize", "minimize"] = "maximize"
+    """What tuning optimizes and registration judges. Default: the task's (binary: validation:auc maximize;
+    multiclass: validation:macro_f1 maximize; regression: validation:rmse minimize)."""
+
+    metric: str = Field(
+        "validation:auc",
+        pattern=r"^(train|validation):[a-z0-9_]+$",
+        description="A metric the training job reports for the task: train:<name> or validation:<name> (binary: "
+        "auc, accuracy, f1, precision, recall, logloss; multiclass: accuracy, macro_f1, logloss; regression: "
+        "rmse, mae, r2). Default: the task's.",
+    )
+    goal: Literal["maximize", "minimize"] = Field(
+        "maximize", description="Default: the metric's better direction (minimize logloss, rmse, mae)."
+    )
 
 
 MAX_TUNING_JOBS = 500  # SageMaker's limit on training jobs per tuning job (MaxNumberOfTrainingJobs)
@@ -519,7 +611,9 @@ class Train(Strict):
     max_runtime_minutes: int = Field(120, ge=1, le=28 * 24 * 60)
     hyperparameters: dict[str, str | int | float | None] = Field(
         default_factory=lambda: dict[str, str | int | float | None](algorithm=DEFAULT_ALGORITHM),
-        description=f"Passed to train.py: {', '.join(HYPERPARAMETERS)}. max_depth: null means no limit.",
+        description=f"Passed to train.py: {', '.join(HYPERPARAMETERS)}. max_depth: null means no limit. "
+        f"algorithm: {', '.join(CLASSIFICATION_ALGORITHMS)} (binary, multiclass); "
+        f"{', '.join(REGRESSION_ALGORITHMS)} (regression). C and class_weight: classification only; alpha: ridge.",
     )
     objective: Objective = Field(default_factory=Objective)
     tuning: Tuning = Field(default_factory=Tuning)
@@ -567,8 +661,28 @@ class Train(Strict):
             raise ValueError("; ".join(problems))
         return tuning
 
+    def task_problems(self, task: str) -> list[tuple[tuple[str | int, ...], Any, str]]:
+        """What in the hyperparameters and tuning ranges the task's estimators cannot take, each with its place
+        (the checks above know no task: they hold for every task's estimators)."""
+        static = self.hyperparameters
+        ranges = self.tuning.ranges
+        problems: dict[tuple[str | int, ...], tuple[Any, str]] = {}
+        own = (str(static.get("algorithm", DEFAULT_ALGORITHM)),)
+        for name, item in static.items():  # as `train run` sends them
+            if p := hyperparameter_problem(name, item, own, task):
+                problems[("train", "hyperparameters", name)] = (item, p)
+        tried = tuple(ranges["algorithm"].values or ()) if "algorithm" in ranges else own
+        for name, spec in ranges.items():  # as `train tune` sends them
+            for p in _range_problems(name, spec, tried, task):
+                problems.setdefault(("train", "tuning", "ranges", name), (spec.values or [spec.min, spec.max], p))
+        if "algorithm" in ranges:  # the fixed values must suit every algorithm tried
+            for name, item in static.items():
+                if name not in ranges and (p := hyperparameter_problem(name, item, tried, task)):
+                    problems.setdefault(("train", "hyperparameters", name), (item, p))
+        return [(loc, value, message) for loc, (value, message) in problems.items()]
 
-def _range_problems(name: str, spec: TuningRange, algorithms: tuple[str, ...]) -> list[str]:
+
+def _range_problems(name: str, spec: TuningRange, algorithms: tuple[str, ...], task: str | None = None) -> list[str]:
     if name not in HYPERPARAMETERS:
         return [f"unknown hyperparameter '{name}' (known: {', '.join(HYPERPARAMETERS)})"]
     if name in ("algorithm", "class_weight") and spec.type != "categorical":
@@ -580,7 +694,7 @@ def _range_problems(name: str, spec: TuningRange, algorithms: tuple[str, ...]) -
         if spec.type == "continuous" and any(r.integer for r in rules):
             return [f"{name} is a whole number: use an integer or categorical range"]
         samples = [spec.min, spec.max]  # every rule is an interval: its ends decide
-    return [p for value in samples if (p := hyperparameter_problem(name, value, algorithms))]
+    return [p for value in samples if (p := hyperparameter_problem(name, value, algorithms, task))]
 
 
 def _compiles(script: ScriptSpec | None, framework_version: str | None, *, handler: bool = False) -> ScriptSpec | None:
@@ -598,7 +712,9 @@ class Register(Strict):
         "manual", description="manual: a person approves each version; auto: approved when the objective passes."
     )
     min_metric: float | None = Field(
-        None, description="With approval: auto, the lowest train.objective value approved (others are rejected)."
+        None,
+        description="With approval: auto, the train.objective value a version must reach in the goal's direction: "
+        "at least this when maximizing, at most this when minimizing (others are rejected).",
     )
 
     @model_validator(mode="after")
@@ -695,7 +811,6 @@ class Deploy(Strict):
     inference: ScriptSpec | None = Field(
         None, description="Your own inference handler (model_fn, input_fn, predict_fn, output_fn) instead of ours."
     )
-
 
     @model_validator(mode="after")
     def _scaling_bounds(self) -> Deploy:
@@ -1046,6 +1161,58 @@ class Config(Strict):
                 "scheduled pipeline has no step to pack it into model.tar.gz (register the model with `mlops "
                 "register model`, which does, or turn network.isolation off)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _fits_the_task(self) -> Config:
+        """The hyperparameters, the objective and the approval threshold suit the dataset's task; an objective the
+        config leaves out is the task's."""
+        task = self.dataset.resolved_task
+        problems = self.train.task_problems(task)
+        objective = self.train.objective
+        given = objective.model_fields_set if "objective" in self.train.model_fields_set else set()
+        if "metric" not in given:
+            metric, goal = DEFAULT_OBJECTIVES[task]
+            self.train.objective = objective = Objective(
+                metric=metric, goal=objective.goal if "goal" in given else goal
+            )
+        elif "goal" not in given:
+            self.train.objective = objective = Objective(metric=objective.metric, goal=natural_goal(objective.metric))
+        offered = job_metrics(task)
+        name = objective.metric.split(":", 1)[1]
+        if objective.metric not in offered:
+            problems.append(
+                (
+                    ("train", "objective", "metric"),
+                    objective.metric,
+                    f"{objective.metric} is not a metric of the {task} task; its training jobs report "
+                    f"{', '.join(offered)}",
+                )
+            )
+        elif objective.goal != natural_goal(name):
+            better = "lower" if natural_goal(name) == "minimize" else "higher"
+            problems.append(
+                (
+                    ("train", "objective", "goal"),
+                    objective.goal,
+                    f"goal {objective.goal} would prefer the worst models: {name} is better {better} "
+                    f"(goal: {natural_goal(name)})",
+                )
+            )
+        elif (threshold := self.registry.min_metric) is not None:
+            low, high = METRIC_RANGES[name]
+            if (objective.goal == "maximize" and threshold > high) or (
+                objective.goal == "minimize" and threshold < low
+            ):
+                bound = f"at most {high:g}" if objective.goal == "maximize" else f"at least {low:g}"
+                problems.append(
+                    (
+                        ("register", "min_metric"),
+                        threshold,
+                        f"{threshold:g} can never be reached: {objective.metric} is {bound} (goal {objective.goal})",
+                    )
+                )
+        _raise_all(problems)
         return self
 
     @model_validator(mode="after")

@@ -572,10 +572,11 @@ def _evaluate(ctx: _Context) -> StageResult:
         evaluation = train.read_evaluation(ctx.clients, output_uri)
         status = RAN
     metrics = evaluation.get("metrics", {})
+    metric = ctx.config.train.objective.metric.split(":", 1)[1]  # the test split's figure of the objective
     figures = {
         "training_job": state.name,
         "chosen": choice.reason,
-        "test_auc": metrics.get("auc"),
+        f"test_{metric}": metrics.get(metric),
         "test_rows": evaluation.get("rows"),
     }
     return StageResult("evaluate", status, summary=summary, figures=figures, warnings=warnings)
@@ -786,6 +787,9 @@ def _smoke(ctx: _Context) -> StageResult:
             figures["lb_matches_endpoint"] = lb_agrees
     if len(predictions) != len(records):
         raise OperationFailed(f"The endpoint answered {len(predictions)} predictions for {len(records)} rows.")
+    shipped_handler = ctx.config.deploy.inference is None  # a team's handler answers in its own way
+    if shipped_handler and (problem := prediction_shape_problem(ctx.config.dataset.resolved_task, predictions)):
+        raise OperationFailed(f"The endpoint's answer does not fit the task: {problem}.")
     if not api_agrees:
         raise OperationFailed(
             f"The API and the endpoint answered differently for the same {len(records)} rows.",
@@ -804,6 +808,30 @@ def _smoke(ctx: _Context) -> StageResult:
         figures=figures,
         warnings=warnings,
     )
+
+
+# What each prediction of the shipped inference handler holds, by task (the key is echoed besides)
+PREDICTION_FIELDS: dict[str, dict[str, type]] = {
+    "binary": {"label": str, "probability": float},
+    "multiclass": {"label": str, "probabilities": dict},
+    "regression": {"value": float},
+}
+
+
+def prediction_shape_problem(task: str, predictions: list[Any]) -> str | None:
+    """Why these predictions are not what the shipped handler answers for the task, or None."""
+    for row, prediction in enumerate(predictions, 1):
+        if not isinstance(prediction, dict):
+            return f"prediction {row} is not a JSON object"
+        for name, kind in PREDICTION_FIELDS[task].items():
+            value = prediction.get(name)
+            number_given = isinstance(value, int | float) and not isinstance(value, bool)
+            if not (number_given if kind is float else isinstance(value, kind)):
+                wanted = ", ".join(PREDICTION_FIELDS[task])
+                return f"prediction {row} has no {name} ({task} predictions hold {wanted})"
+        if task == "multiclass" and prediction["label"] not in prediction["probabilities"]:
+            return f"prediction {row}: its label {prediction['label']!r} has no probability"
+    return None
 
 
 def _post_lb(ctx: _Context, url: str, body: bytes) -> Any:

@@ -1,4 +1,5 @@
-"""The dataset schema as the container scripts read it (schema.json), derived from the config's dataset section."""
+"""The dataset schema as the container scripts read it (schema.json), derived from the config's dataset section:
+the columns, and the task with its classes (binary and multiclass) and positive label (binary)."""
 
 from __future__ import annotations
 
@@ -20,4 +21,15 @@ def schema_document(dataset: Dataset) -> dict[str, Any]:
         if column.max is not None:
             entry["max"] = column.max
         columns.append(entry)
-    return {"name": dataset.name, "key": dataset.key, "target": dataset.target, "columns": columns}
+    document: dict[str, Any] = {
+        "name": dataset.name,
+        "key": dataset.key,
+        "target": dataset.target,
+        "columns": columns,
+        "task": dataset.resolved_task,
+    }
+    if dataset.classes:  # binary and multiclass: the class names, in the order the config declares them
+        document["classes"] = dataset.classes
+    if dataset.positive_label is not None:
+        document["positive_label"] = dataset.positive_label
+    return document

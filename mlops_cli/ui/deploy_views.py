@@ -56,13 +56,35 @@ def status_view(status: Any) -> RenderableType:
     return table(f"Endpoint {status.endpoint}", ["", ""], rows)
 
 
+# The fields of a prediction per task (the shipped handler's answer); the key is echoed besides
+_ANSWERS = (
+    ("probabilities", ("label", "probabilities")),
+    ("probability", ("label", "probability")),
+    ("value", ("value",)),
+)
+
+
 def prediction_view(prediction: Any) -> RenderableType:
-    if isinstance(prediction.body, dict) and "predictions" in prediction.body:
-        predictions = prediction.body["predictions"]
-        keys = [k for k in (predictions[0] if predictions else {}) if k not in ("label", "probability")]
-        rows = [(i, *(p.get(k) for k in keys), p.get("label"), p.get("probability")) for i, p in enumerate(predictions)]
+    """A row per prediction: binary, its label and probability; multiclass, its label and that class's
+    probability (`--json` has every class's); regression, its value. Any other answer is printed as it came."""
+    body = prediction.body
+    predictions = body.get("predictions") if isinstance(body, dict) else None
+    if not isinstance(predictions, list) or not all(isinstance(p, dict) for p in predictions):
+        return str(body).rstrip()
+    first = predictions[0] if predictions else {"label": None, "probability": None}
+    fields = next((names for marker, names in _ANSWERS if marker in first), ())
+    keys = [k for k in first if k not in fields]
+    if fields == ("label", "probabilities"):
+        rows = [(i, *(p.get(k) for k in keys), p.get("label"), _top(p)) for i, p in enumerate(predictions)]
         return table("Predictions", ["row", *keys, "label", "probability"], rows)
-    return str(prediction.body).rstrip()
+    rows = [(i, *(p.get(k) for k in keys), *(p.get(f) for f in fields)) for i, p in enumerate(predictions)]
+    return table("Predictions", ["row", *keys, *fields], rows)
+
+
+def _top(prediction: dict[str, Any]) -> Any:
+    """The probability of the predicted class."""
+    probabilities = prediction.get("probabilities")
+    return probabilities.get(prediction.get("label")) if isinstance(probabilities, dict) else None
 
 
 def delete_view(result: Any) -> RenderableType:

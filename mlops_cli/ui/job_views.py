@@ -86,14 +86,40 @@ def training_result_view(result: Any) -> RenderableType:
 
 def evaluation_view(run: Any, evaluation: dict[str, Any]) -> RenderableType:
     metrics = evaluation.get("metrics", {})
-    rows = [(f"test {name}", f"{value:.4f}") for name, value in metrics.items()]
-    matrix = evaluation.get("confusion_matrix", {}).get("matrix")
-    if matrix:
-        rows.append(("confusion matrix [[tn, fp], [fn, tp]]", str(matrix)))
+    # a metric undefined on the test rows (AUC of one class) is left blank
+    rows = [(f"test {name}", "" if value is None else f"{value:.4f}") for name, value in metrics.items()]
+    rows += class_rows(evaluation)
     rows += [("rows", evaluation.get("rows", "")), ("written to", run.output_uri)]
     if run.chosen:
         rows.insert(0, ("model of", f"{run.training_job} ({run.chosen})"))
     return table(f"Evaluation of {run.training_job}", ["", ""], rows)
+
+
+def _best_first(objective: str) -> Any:
+    """Trials best first ('maximize validation:auc', 'minimize validation:rmse'); those without a value last."""
+    sign = 1 if objective.startswith("minimize") else -1
+    return lambda trial: (trial["objective"] is None, sign * (trial["objective"] or 0.0))
+
+
+def class_rows(evaluation: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """The classes' part of evaluation.json as rows: binary's confusion matrix; multiclass's (a row per true class)
+    and its recall per class. Nothing for regression."""
+    matrix = evaluation.get("confusion_matrix", {})
+    rows: list[tuple[str, Any]] = []
+    if matrix.get("matrix") and evaluation.get("task", "binary") == "binary":
+        rows.append((f"{prefix}confusion matrix [[tn, fp], [fn, tp]]", str(matrix["matrix"])))
+    elif matrix.get("matrix"):
+        labels = matrix.get("labels") or []
+        rows += [
+            (
+                f"{prefix}confusion matrix, true {label}",
+                ", ".join(f"{p} {n}" for p, n in zip(labels, counts, strict=False)),
+            )
+            for label, counts in zip(labels, matrix["matrix"], strict=False)
+        ]
+    recall = evaluation.get("recall_per_class", {})
+    rows += [(f"{prefix}recall of {name}", "" if value is None else f"{value:.4f}") for name, value in recall.items()]
+    return rows
 
 
 def tuning_result_view(result: Any) -> RenderableType:
@@ -104,7 +130,7 @@ def tuning_result_view(result: Any) -> RenderableType:
             "" if trial["objective"] is None else f"{trial['objective']:.4f}",
             ", ".join(f"{k}={v}" for k, v in sorted(trial["hyperparameters"].items())),
         )
-        for trial in sorted(result.trials, key=lambda t: -(t["objective"] or float("-inf")))
+        for trial in sorted(result.trials, key=_best_first(result.objective))
     ]
     best = f"best: {result.best_job} ({result.best_value:.4f})" if result.best_value is not None else "no best trial"
     return Group(

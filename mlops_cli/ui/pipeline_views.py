@@ -74,6 +74,22 @@ def _short(text: str, limit: int = 240) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+# How a metric is said in a sentence; a name not here is said as it is written
+METRIC_LABELS = {
+    "auc": "AUC",
+    "f1": "F1",
+    "macro_f1": "macro-F1",
+    "logloss": "log loss",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+}
+
+
+def metric_label(name: str) -> str:
+    return METRIC_LABELS.get(name, name.replace("_", " "))
+
+
 def _clock(seconds: float) -> str:
     minutes, secs = divmod(seconds, 60)
     return f"{int(minutes)}:{secs:04.1f}" if minutes else f"{secs:.1f} s"
@@ -89,8 +105,8 @@ def figures_text(figures: dict[str, Any]) -> str:
         parts.append(f"{f['files_uploaded']} file(s), {f.get('bytes', 0)} bytes")
     for key, value in f.items():
         if _METRIC.match(key) and isinstance(value, float):
-            metric, _, name = key.partition("_")
-            parts.append(f"{metric} {name.replace('_', ' ').upper() if name == 'auc' else name} {value:.4f}")
+            split, _, name = key.partition("_")
+            parts.append(f"{split} {metric_label(name)} {value:.4f}")
     if f.get("trials"):
         parts.append(f"{f['trials']} trials")
     if f.get("model_version") is not None:

@@ -7,6 +7,7 @@ from typing import Any
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from mlops_cli.ui.job_views import class_rows
 from mlops_cli.ui.tables import table
 
 STATUS_STYLES = {"Approved": "green", "Rejected": "red", "PendingManualApproval": "yellow"}
@@ -191,6 +192,5 @@ def version_view(details: Any) -> RenderableType:
     rows += [(f"training {name}", f"{value:.4f}") for name, value in sorted(details.training_metrics.items())]
     evaluation = details.evaluation or {}
     rows += [(f"test {name}", _value(value)) for name, value in sorted(evaluation.get("metrics", {}).items())]
-    if matrix := evaluation.get("confusion_matrix", {}).get("matrix"):
-        rows.append(("test confusion matrix [[tn, fp], [fn, tp]]", str(matrix)))
+    rows += class_rows(evaluation, "test ")
     return table(f"Model version {version.number}", ["", ""], rows)

@@ -166,8 +166,8 @@ def test_missing_file(tmp_path: Path) -> None:
     assert problems(tmp_path / "nope.yaml") == [f"{tmp_path / 'nope.yaml'}: no such config file"]
 
 
-def test_category_column_needs_values_and_target_must_be_bool(tmp_path: Path) -> None:
-    text = MINIMAL.replace("plan: {category: [basic, pro]}", "plan: category").replace("churned: bool", "churned: int")
+def test_category_column_needs_values(tmp_path: Path) -> None:
+    text = MINIMAL.replace("plan: {category: [basic, pro]}", "plan: category")
     found = problems(write(tmp_path, text))
     assert any("dataset.columns.plan" in p and "needs 'values'" in p for p in found)
 

@@ -112,7 +112,7 @@ def test_metric_definitions_parse_the_scripts_lines() -> None:
     import re
 
     line = "validation:auc=0.851234;\ntrain:auc=0.9;\nvalidation:logloss=4.2e-01;"
-    found = {d["Name"]: re.findall(d["Regex"], line) for d in train.METRIC_DEFINITIONS}
+    found = {d["Name"]: re.findall(d["Regex"], line) for d in train.metric_definitions("binary")}
     assert found["validation:auc"] == ["0.851234"] and found["validation:logloss"] == ["4.2e-01"]
 
 
