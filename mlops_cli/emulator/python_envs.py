@@ -26,9 +26,9 @@ Network isolation: an isolated container has no network, so there pip can instal
 folders named in the bundle, `--no-index --find-links ./wheels`, or a requirement the image satisfies already).
 The emulator does not rewrite the requirements (adding `--no-index` would also refuse an index on the local
 disk); it gives pip a proxy nothing listens on (every download fails at once, as without a network), no retries,
-and no download cache (a fresh container has none, and a cached index page would make an offline install succeed
-that fails on AWS). Isolated and connected builds are cached apart: a connected job's download must not make an
-isolated job's install succeed.
+no download cache (a fresh container has none, and a cached index page would make an offline install succeed
+that fails on AWS), and none of this machine's pip configuration (its mirrors and wheel folders). Isolated and
+connected builds are cached apart: a connected job's download must not make an isolated job's install succeed.
 """
 
 from __future__ import annotations
@@ -178,8 +178,10 @@ def layer(root: Path, base: PythonEnv | None) -> PythonEnv:
 
 def isolated_pip_variables() -> dict[str, str]:
     """For a container without a network: pip (and what it runs: git, a build backend) gets a proxy that refuses
-    every connection, no retries and no download cache. Only pip reads these; boto3 keeps failing as it does."""
+    every connection, no retries, no download cache, and none of this machine's pip configuration (its mirrors and
+    wheel folders are not in the container). Only pip reads these; boto3 keeps failing as it does."""
     return {
+        "PIP_CONFIG_FILE": os.devnull,
         "PIP_PROXY": NO_NETWORK_PROXY,
         "PIP_RETRIES": "0",
         "PIP_TIMEOUT": "5",
