@@ -344,7 +344,7 @@ def _scripts_section(p: Project) -> dict[str, str]:
 
 def _code_of(p: Project, stage: str) -> str:
     entry = SCRIPTS[stage]
-    return f"scripts/{entry} (your copy)" if p.scripts else f"the shipped {entry}"
+    return f"your scripts/{entry}" if p.scripts else f"the shipped {entry}"
 
 
 def _key_comment(d: InferredDataset) -> str:

@@ -463,7 +463,7 @@ def _no_task(profile: ColumnProfile) -> tuple[str, str]:
             f"the target {profile.name!r} holds a single value in the rows read: there is nothing to learn.",
             "Choose another target column, or a file with every class in it.",
         )
-    if not profile.many_distinct and len(profile.distinct) <= MAX_CLASSES:
+    if not profile.unique_and_complete and not profile.many_distinct and len(profile.distinct) <= MAX_CLASSES:
         return (
             f"the target {profile.name!r} holds text with {len(profile.distinct)} distinct values, too few repeats to "
             "take it for classes by itself.",
