@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import typer
 
@@ -25,7 +26,33 @@ def validate(run: Invocation) -> None:
         "endpoint": config.aws.endpoint_url or "aws",
         "bucket": config.names().data_bucket if config.storage.bucket else "(derived once the account is known)",
     }
-    run.out.result(result, lambda: f"[green]valid[/green]: {loaded.path} ({config.project}/{config.environment})")
+    scripts = {
+        name: {
+            "entry_point": spec.entry_point,
+            "source_dir": str(spec.folder),
+            "files": len(spec.files()),
+            "requirements": str(spec.requirements_file) if spec.requirements_file else None,
+        }
+        for name, spec in (
+            ("preprocess.script", config.preprocess.script),
+            ("train.script", config.train.script),
+            ("deploy.inference", config.deploy.inference),
+        )
+        if spec is not None
+    }
+    if scripts:  # their files, syntax and handler functions were checked with the rest
+        result["scripts"] = scripts
+    run.out.result(result, lambda: _valid_view(result, scripts))
+
+
+def _valid_view(result: dict[str, Any], scripts: dict[str, dict[str, Any]]) -> str:
+    lines = [f"[green]valid[/green]: {result['file']} ({result['project']}/{result['environment']})"]
+    for name, script in scripts.items():
+        requirements = f", requirements {script['requirements']}" if script["requirements"] else ""
+        lines.append(
+            f"  {name}: {script['entry_point']} in {script['source_dir']} ({script['files']} files{requirements})"
+        )
+    return "\n".join(lines)
 
 
 @command(app, "show")

@@ -39,7 +39,7 @@ def _record_pending(run: Invocation, *, limit: int = RECENT, include: tuple[str,
 def runs(
     run: Invocation,
     sort: str | None = typer.Option(
-        None, "--sort", help="A metric (validation:auc, …): best first. Default: newest first."
+        None, "--sort", help="A metric (validation:auc, validation:rmse, …): best first. Default: newest first."
     ),
     limit: int = typer.Option(50, "--limit", min=1, max=500, help="How many of the newest runs."),
 ) -> None:
@@ -58,17 +58,24 @@ def runs(
 @command(app, "compare")
 def compare(
     run: Invocation,
-    a: str = typer.Argument(..., help="A training job (run)."),
-    b: str = typer.Argument(..., help="Another training job (run)."),
+    a: str = typer.Argument(..., help="A training job (run), or a model version (3, latest, latest-approved)."),
+    b: str = typer.Argument(..., help="Another training job, or another model version."),
 ) -> None:
-    """Two runs side by side: hyperparameters, metrics with the difference, data (with versions), model."""
-    from mlops_cli.services import experiments
+    """Two runs (or the runs of two model versions) side by side: hyperparameters, metrics with the difference,
+    data (with versions), model, and whether their training or inference code differs."""
+    from mlops_cli.services import experiments, register
+    from mlops_cli.ui.output import to_jsonable
 
     _record_pending(run)
+    versions = register.compared_versions(run.clients, run.config, a, b)
+    if versions:  # each version's training run
+        a, b = str(versions[0].training_job), str(versions[1].training_job)
     comparison = experiments.compare(
         experiments.get_run(run.clients, run.config, a), experiments.get_run(run.clients, run.config, b)
     )
-    run.out.result(comparison, lambda: views.comparison_view(comparison))
+    code = register.compare_code(run.clients, run.config, (comparison.a, comparison.b), versions)
+    data = {**to_jsonable(comparison), "code": to_jsonable(code)}
+    run.out.result(data, lambda: views.comparison_view(comparison, code))
 
 
 @command(app, "model")

@@ -32,7 +32,7 @@ from mlops_cli.errors import PreconditionFailed, UsageError
 from mlops_cli.services import jobs
 from mlops_cli.services.code import Scripts, bundle_files, bundle_sha256, scripts, sourcedir_tarball, upload_bundle
 from mlops_cli.services.convergence import Control, ControlResult, converge
-from mlops_cli.services.experiments import data_job, existing_evaluation, job_metrics
+from mlops_cli.services.experiments import CompareRow, data_job, existing_evaluation, job_metrics
 
 if TYPE_CHECKING:
     from mlops_cli.services.train import ModelChoice
@@ -689,3 +689,65 @@ def show_version(clients: AwsClients, config: Config, ref: int | str) -> Version
     return VersionDetails(
         version, evaluation, training, bool(deployment and version.number in deployment.versions), deployment
     )
+
+
+# --- comparing code ------------------------------------------------------------------------------------------------
+
+
+def is_version_ref(ref: str) -> bool:
+    """A version number or latest/latest-approved, as opposed to a training job's name."""
+    return ref.strip().lower() in ("latest", "latest-approved") or ref.strip().isdigit()
+
+
+def version_code(version: ModelVersion) -> tuple[str | None, str | None]:
+    """(training code, inference code) of a version by their digests. A handler packed into model.tar.gz by the
+    training code is that code's: it differs exactly when the training code does."""
+    training = version.metadata.get("code-sha256")
+    inference = version.metadata.get("inference-code-sha256")
+    if inference is None and training is not None:
+        inference = f"in model.tar.gz (training code {training[:12]})"
+    return training, inference
+
+
+def run_code(clients: AwsClients, config: Config, job_name: str) -> tuple[str | None, str | None]:
+    """(training code, inference code) of a training run: its job's code bundle, and the handlers of the versions
+    registered from it (`not registered` when there is none)."""
+    training = _code_digest(jobs.describe_job(clients, jobs.Kind.TRAINING, job_name).description)
+    handlers = [
+        (version.number, version_code(version)[1])
+        for version in reversed(list_versions(clients, config))
+        if version.training_job == job_name
+    ]
+    if not handlers:
+        return training, "not registered"
+    if len({handler for _, handler in handlers}) == 1:
+        return training, handlers[0][1]
+    return training, ", ".join(f"version {number}: {handler}" for number, handler in handlers)
+
+
+def code_rows(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> list[CompareRow]:
+    """Training and inference code of two runs or versions side by side, by digest."""
+    return [
+        CompareRow(name, left, right, left == right)
+        for name, left, right in (("training code", a[0], b[0]), ("inference code", a[1], b[1]))
+    ]
+
+
+def compared_versions(clients: AwsClients, config: Config, a: str, b: str) -> list[ModelVersion] | None:
+    """The two versions `register compare` names (both version references), or None for two training runs."""
+    if not (is_version_ref(a) and is_version_ref(b)):
+        return None
+    versions = [get_version(clients, config, ref) for ref in (a, b)]
+    for version in versions:
+        if not version.training_job:
+            raise PreconditionFailed(f"Version {version.number} names no training job, so it has no run to compare.")
+    return versions
+
+
+def compare_code(
+    clients: AwsClients, config: Config, jobs_compared: tuple[str, str], versions: list[ModelVersion] | None
+) -> list[CompareRow]:
+    """Whether two versions (or two training runs) differ in training or inference code."""
+    if versions is not None:
+        return code_rows(version_code(versions[0]), version_code(versions[1]))
+    return code_rows(run_code(clients, config, jobs_compared[0]), run_code(clients, config, jobs_compared[1]))

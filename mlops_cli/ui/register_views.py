@@ -78,7 +78,7 @@ def runs_view(experiment: str, runs: list[Any], sort_key: str | None, objective:
     return result
 
 
-def comparison_view(comparison: Any) -> RenderableType:
+def comparison_view(comparison: Any, code: list[Any] | None = None) -> RenderableType:
     a, b = comparison.a, comparison.b
 
     def section(title: str, rows: list[Any], *, difference: bool = False) -> RenderableType:
@@ -96,6 +96,7 @@ def comparison_view(comparison: Any) -> RenderableType:
         section("Metrics", comparison.metrics, difference=True),
         section("Data (channels, processing job, object versions)", comparison.data),
         section("Model", comparison.model),
+        *([section("Code (sha256 of the bundles)", code)] if code else []),
     )
 
 
