@@ -50,6 +50,17 @@ def shell_script(command: list[str]) -> Path | None:
     return None
 
 
+def rewrite_script(script: Path, workspace: HostWorkspace) -> None:
+    """A shell script names container paths in its text (the SDK's runproc.sh: `cd /opt/ml/processing/input/code`):
+    the host's copy of it points into the host's work folder instead, as the arguments and Environment do."""
+    try:
+        text = script.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return  # not in the work folder (a script of this machine) or not text: run as it is
+    if workspace.opt_ml.resolve() in script.resolve().parents:
+        script.write_text(workspace.rewrite(text), encoding="utf-8")
+
+
 def instance_count(request: dict[str, Any]) -> int:
     return int(request["ProcessingResources"]["ClusterConfig"].get("InstanceCount") or 1)
 
@@ -147,6 +158,7 @@ class ProcessingRun(JobRun):
         env = container_environment(self.region, environment, isolated=self._isolated)
         script = shell_script(command)
         if script is not None:
+            rewrite_script(script, workspace)
             python = self._python_for(script, workspace)
             env = {**env, "PATH": python.first_on_path(env.get("PATH"))}
         return WorkerSpec(workspace.host, command, workspace.root, env)
