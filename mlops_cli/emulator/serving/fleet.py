@@ -64,7 +64,7 @@ class Fleet:
                         raise FleetFailure("the fleet was stopped while it started")
                     server.spawn(code, program, environment)
             for server in self.servers.values():
-                server.wait_ready(time.monotonic() + server.plan.startup_timeout)
+                server.wait_ready(server.ready_deadline)
         except FleetFailure:
             self.stop()
             raise

@@ -60,6 +60,7 @@ class VariantServer:
         self._pump: threading.Thread | None = None
         self._stopping = threading.Event()
         self.python: python_envs.PythonEnv | None = None  # the environment with the code's requirements.txt
+        self.ready_deadline = 0.0  # time.monotonic() by which /ping must answer, from the container's start
 
     @property
     def name(self) -> str:
@@ -92,6 +93,8 @@ class VariantServer:
                 f"container does not know which module holds model_fn (set SAGEMAKER_PROGRAM=inference.py)"
             )
         code = self._code_dir(s3, environment.get("SAGEMAKER_SUBMIT_DIRECTORY", ""), container.isolated)
+        # The container starts here: installing requirements.txt and loading the model share its start-up time.
+        self.ready_deadline = time.monotonic() + self.plan.startup_timeout
         self.python = self._install_requirements(code, container.isolated)
         return code, program, environment
 
@@ -130,7 +133,6 @@ class VariantServer:
         requirements = code / python_envs.REQUIREMENTS
         if not requirements.is_file():
             return None
-        deadline = time.monotonic() + self.plan.startup_timeout
         self.log.open()
         cache = python_envs.EnvironmentCache(runtime.settings.python_envs_dir)
         env = cache.location(requirements, isolated=isolated)
@@ -141,7 +143,7 @@ class VariantServer:
                 requirements,
                 isolated=isolated,
                 on_line=self.log.write,
-                cancelled=lambda: self._stopping.is_set() or time.monotonic() >= deadline,
+                cancelled=lambda: self._stopping.is_set() or time.monotonic() >= self.ready_deadline,
             )
         except python_envs.InstallFailed as error:
             detail = " | ".join(error.stderr_tail[-3:])
