@@ -296,7 +296,9 @@ def baseline_metrics(x_train: Any, y_train: np.ndarray, x_val: Any, y_val: np.nd
         baseline: Any = DummyRegressor(strategy="mean").fit(x_train, y_train)
     else:
         baseline = DummyClassifier(strategy="most_frequent").fit(x_train, y_train)
-    return {f"validation:{name}": value for name, value in score(baseline, x_val, y_val, task).items()}
+    classes = model_classes(baseline) if task == "multiclass" else None
+    metrics = task_metrics(task, y_val, scores(baseline, x_val, task), classes)
+    return {f"validation:{name}": value for name, value in metrics.items()}
 
 
 def check_train_classes(y_train: np.ndarray, schema: ms.Schema) -> None:

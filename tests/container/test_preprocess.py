@@ -10,7 +10,15 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.container.conftest import PREPROCESS_OUTPUTS, SPLITS, output_dir, preprocess_arguments, read_output
+from tests.container.conftest import (
+    PREPROCESS_OUTPUTS,
+    SPLITS,
+    generated_rows,
+    generated_schema,
+    output_dir,
+    preprocess_arguments,
+    read_output,
+)
 from tests.container.contract import DATA, JobResult, run_processing, sample_files
 
 # The generator's kind of bad row → the rule preprocessing reports, and how its reason reads.
@@ -199,3 +207,91 @@ def test_parquet_input_is_read_like_csv(tmp_path: Path, schema: dict[str, Any]) 
     from_parquet = run(tmp_path / "parquet", schema, [(parquet, "batch.parquet")])
     for name in SPLITS:
         assert read_output(from_parquet, name).equals(read_output(from_csv, name)), name
+
+
+def split_by_hash(key: str) -> str:
+    """The split the contract gives a key with the default fractions (0.15 test, then 0.15 validation)."""
+    position = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+    return "test" if position < 0.15 else "validation" if position < 0.30 else "train"
+
+
+def test_a_multiclass_profile_counts_each_class_per_split(multiclass_preprocessed: JobResult) -> None:
+    schema = generated_schema("multiclass")
+    profile = profile_of(multiclass_preprocessed)
+    for name in SPLITS:
+        split = read_output(multiclass_preprocessed, name)
+        assert profile["splits"][name] == {
+            "rows": len(split),
+            "counts": {label: int((split["segment"] == label).sum()) for label in schema["classes"]},
+        }
+        assert set(split["segment"]) == set(schema["classes"])  # 500 rows: every class in every split
+    rejects = read_output(multiclass_preprocessed, "rejects")
+    assert rejects["reject_reason"].tolist() == ["segment: 'unknown' is not one of low, mid, high"] * 2
+    assert "task multiclass" in multiclass_preprocessed.stdout
+    assert "warning" not in multiclass_preprocessed.stdout
+
+
+def test_a_regression_profile_describes_the_target_per_split(regression_preprocessed: JobResult) -> None:
+    profile = profile_of(regression_preprocessed)
+    for name in SPLITS:
+        price = read_output(regression_preprocessed, name)["price"].astype(float)
+        assert profile["splits"][name] == pytest.approx(
+            {"rows": len(price), "min": price.min(), "max": price.max(), "mean": price.mean(), "std": price.std()},
+            abs=1e-6,
+        )
+    rejects = read_output(regression_preprocessed, "rejects")
+    assert rejects["reject_kind"].tolist() == ["price:not_a_number"] * 2
+
+
+def keys_in(split: str, count: int, prefix: str) -> list[str]:
+    """The first `count` keys `<prefix><n>` that the hash puts into `split`."""
+    keys = (f"{prefix}{n}" for n in range(10_000))
+    return [key for key in keys if split_by_hash(key) == split][:count]
+
+
+def segment_rows(tmp_path: Path, groups: list[tuple[str, list[str]]]) -> list[tuple[Path, str]]:
+    """A raw batch of the generated multiclass schema: each (class, keys) group as rows with that class."""
+    base = generated_rows("multiclass").iloc[0]
+    rows = [{**base.to_dict(), "id": key, "segment": label} for label, keys in groups for key in keys]
+    path = tmp_path / "batch.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return [(path, "ingest_date=2026-02-01/houses.csv")]
+
+
+def test_a_class_missing_from_a_split_is_said(tmp_path: Path) -> None:
+    """The hash split is stratified only in expectation: a rare class may miss a split, and the job says so."""
+    raw = segment_rows(
+        tmp_path,
+        [
+            ("low", keys_in("train", 20, "L") + keys_in("validation", 5, "L") + keys_in("test", 5, "L")),
+            ("mid", keys_in("train", 20, "M") + keys_in("validation", 5, "M") + keys_in("test", 5, "M")),
+            ("high", keys_in("train", 2, "H")),
+        ],
+    )
+    result = run(tmp_path / "job", generated_schema("multiclass"), raw)
+    assert result.returncode == 0, result.describe()
+    for split in ("validation", "test"):
+        expected = f"warning: the {split} split has no row of the class(es) 'high' (2 rows) present in the data"
+        assert expected in result.stdout
+    assert "the train split has no row" not in result.stdout
+    assert profile_of(result)["splits"]["test"]["counts"] == {"low": 5, "mid": 5, "high": 0}
+
+
+def test_a_train_split_with_one_class_fails(tmp_path: Path) -> None:
+    groups = [("low", keys_in("train", 20, "L")), ("mid", keys_in("validation", 3, "M") + keys_in("test", 3, "M"))]
+    raw = segment_rows(tmp_path, groups)
+    schema = generated_schema("multiclass")
+    result = run(tmp_path / "job", schema, raw)
+    assert result.returncode == 1
+    assert result.failure is not None
+    assert result.failure.startswith(
+        "the train split holds only 'low' of the target 'segment' (classes in the data: low, mid): a classifier "
+        "needs at least 2 classes to learn from"
+    )
+    assert profile_of(result)["splits"]["train"]["counts"] == {"low": 20, "mid": 0, "high": 0}
+    assert not (output_dir(result, "train") / "part-algo-1.csv").exists()
+
+    # One of several workers holds only part of the train split: the union may have both classes, so it warns.
+    shard = run(tmp_path / "shard", schema, raw, host="algo-2", hosts=("algo-1", "algo-2"))
+    assert shard.returncode == 0, shard.describe()
+    assert "warning: the train split has no row of the class(es) 'mid' (6 rows)" in shard.stdout

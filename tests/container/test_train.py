@@ -8,20 +8,39 @@ from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
+import pandas as pd
 import pytest
 import sklearn
-from sklearn.dummy import DummyClassifier
-from sklearn.metrics import roc_auc_score
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    recall_score,
+    roc_auc_score,
+)
 from sklearn.pipeline import Pipeline
 
 from tests.container import contract
-from tests.container.conftest import model_frame, output_dir
+from tests.container.conftest import (
+    QUICK_MODEL,
+    generated_schema,
+    model_frame,
+    output_dir,
+    read_output,
+    train_channels,
+)
 from tests.container.contract import (
     SCRIPTS,
     TRAINING_METRIC_DEFINITIONS,
     Files,
     JobResult,
     files_under,
+    metric_definitions,
     run_training,
     sdk_encode,
 )
@@ -90,6 +109,7 @@ def test_each_algorithm_trains_a_model_well_above_the_majority_baseline(
     assert metadata["rows"] == {"train": 2544, "validation": 529}
     assert metadata["feature_columns"] == list(x_val.columns)
     assert (metadata["target"], metadata["positive_label"]) == ("churned", "yes")
+    assert (metadata["task"], metadata["classes"]) == ("binary", ["no", "yes"])  # predict_proba's columns 0/1
     assert metadata["sklearn_version"] == sklearn.__version__
     assert metadata["training_job_name"] == "job-7"
     assert json.loads((model_dir / "schema.json").read_text()) == schema
@@ -155,3 +175,189 @@ def test_training_without_the_inference_handler_fails_before_fitting(
     assert "fitted in" not in result.stdout
     assert not (result.opt_ml / "model" / "model.joblib").exists()
     assert not (result.opt_ml / "model" / "code").exists()
+
+
+# Per task and algorithm: the hyperparameters sent (with some that do not apply, to be logged as ignored) and what
+# the estimator must have got.
+TASK_RUNS = {
+    ("multiclass", "logistic_regression"): (
+        {"algorithm": "logistic_regression", "C": 2.0, "alpha": 3.0},
+        {"C": 2.0},
+        "alpha",
+    ),
+    ("multiclass", "random_forest"): ({"algorithm": "random_forest", "n_estimators": 30}, {"n_estimators": 30}, None),
+    ("multiclass", "hist_gradient_boosting"): (
+        {"algorithm": "hist_gradient_boosting", "max_iter": 40, "class_weight": "balanced"},
+        {"max_iter": 40, "class_weight": "balanced"},
+        None,
+    ),
+    ("regression", "ridge"): (
+        {"algorithm": "ridge", "alpha": 0.5, "C": 2.0, "class_weight": "balanced"},
+        {"alpha": 0.5},
+        "C, class_weight",
+    ),
+    ("regression", "random_forest"): (
+        {"algorithm": "random_forest", "n_estimators": 30, "min_samples_leaf": 3},
+        {"n_estimators": 30, "min_samples_leaf": 3},
+        None,
+    ),
+    ("regression", "hist_gradient_boosting"): (
+        {"algorithm": "hist_gradient_boosting", "n_estimators": 60, "learning_rate": 0.1},
+        {"max_iter": 60, "learning_rate": 0.1},
+        None,
+    ),
+}
+
+
+def recomputed(task: str, model: Pipeline, x: pd.DataFrame, y: np.ndarray) -> dict[str, float]:
+    """The task's metrics computed here with scikit-learn from the saved model, not through mlops_metrics."""
+    if task == "regression":
+        predicted = model.predict(x)
+        return {
+            "rmse": float(np.sqrt(mean_squared_error(y, predicted))),
+            "mae": mean_absolute_error(y, predicted),
+            "r2": r2_score(y, predicted),
+        }
+    proba = model.predict_proba(x)
+    classes = list(model.classes_)
+    unseen = sorted(set(y) - set(classes))  # classes the model never saw: probability 0
+    full = np.hstack([proba, np.zeros((len(y), len(unseen)))])
+    labels = classes + unseen
+    order = np.argsort(labels)
+    return {
+        "accuracy": accuracy_score(y, model.predict(x)),
+        "macro_f1": f1_score(y, model.predict(x), average="macro", zero_division=0),
+        "logloss": log_loss(y, full[:, order], labels=np.array(labels)[order]),
+    }
+
+
+def task_result(tmp_path: Path, preprocessed: JobResult, task: str, hyperparameters: dict[str, Any]) -> JobResult:
+    schema = generated_schema(task)
+    result = run_training(tmp_path, train_channels(preprocessed), sdk_encode(hyperparameters), schema, job_name="j-8")
+    assert result.returncode == 0, result.describe()
+    return result
+
+
+@pytest.mark.parametrize(("task", "algorithm"), list(TASK_RUNS))
+def test_each_task_trains_its_estimator_and_prints_the_metrics_scikit_learn_computes(
+    tmp_path: Path, request: pytest.FixtureRequest, task: str, algorithm: str
+) -> None:
+    preprocessed: JobResult = request.getfixturevalue(f"{task}_preprocessed")
+    hyperparameters, expected, ignored = TASK_RUNS[(task, algorithm)]
+    result = task_result(tmp_path, preprocessed, task, hyperparameters)
+    schema = generated_schema(task)
+    metrics = result.metrics(task)
+    assert set(metrics) == {d["Name"] for d in metric_definitions("train", "validation", task=task)}
+    if ignored:
+        assert f"hyperparameters ignored by {algorithm}: {ignored}" in result.stdout
+    else:
+        assert "hyperparameters ignored" not in result.stdout
+
+    model_dir = result.opt_ml / "model"
+    model = joblib.load(model_dir / "model.joblib")
+    estimator = model.named_steps["model"]
+    assert type(estimator).__name__ == ESTIMATORS[(task, algorithm)]
+    assert expected.items() <= estimator.get_params().items()
+    splits = {name: model_frame(output_dir(preprocessed, name), schema) for name in ("train", "validation")}
+    for name, (x, y) in splits.items():
+        for metric, value in recomputed(task, model, x, y).items():
+            assert metrics[f"{name}:{metric}"] == pytest.approx(value, abs=1e-6), f"{name}:{metric}"
+
+    (x_train, y_train), (x_val, y_val) = splits["train"], splits["validation"]
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    if task == "regression":
+        baseline = recomputed(task, DummyRegressor().fit(x_train, y_train), x_val, y_val)
+        assert metrics["validation:rmse"] < 0.5 * baseline["rmse"]
+        assert (metadata["classes"], metadata["positive_label"]) == ([], None)
+    else:
+        baseline = recomputed(task, DummyClassifier(strategy="most_frequent").fit(x_train, y_train), x_val, y_val)
+        assert metrics["validation:macro_f1"] > baseline["macro_f1"] + 0.3
+        # predict_proba's columns: the class names as text, in scikit-learn's (sorted) order.
+        assert list(model.classes_) == metadata["classes"] == ["high", "low", "mid"]
+        assert metadata["positive_label"] is None
+        recall = recall_score(y_val, model.predict(x_val), labels=metadata["classes"], average=None)
+        assert metadata["metrics"]["validation:recall_per_class"] == pytest.approx(
+            dict(zip(metadata["classes"], recall, strict=True)), abs=1e-12
+        )
+        assert not any("recall_per_class" in line for line in result.stdout.splitlines())
+    assert metadata["baseline_metrics"] == pytest.approx(
+        {f"validation:{name}": value for name, value in baseline.items()}, abs=1e-9
+    )
+    assert (metadata["task"], metadata["target"], metadata["algorithm"]) == (task, schema["target"], algorithm)
+    assert expected.items() <= metadata["hyperparameters"].items()
+    assert metadata["rows"] == {"train": len(y_train), "validation": len(y_val)}
+    assert json.loads((result.opt_ml / "output" / "data" / "metrics.json").read_text()) == metadata["metrics"]
+    assert json.loads((model_dir / "schema.json").read_text()) == schema
+    check_code_folder(model_dir)
+
+
+ESTIMATORS = {
+    ("multiclass", "logistic_regression"): "LogisticRegression",
+    ("multiclass", "random_forest"): "RandomForestClassifier",
+    ("multiclass", "hist_gradient_boosting"): "HistGradientBoostingClassifier",
+    ("regression", "ridge"): "Ridge",
+    ("regression", "random_forest"): "RandomForestRegressor",
+    ("regression", "hist_gradient_boosting"): "HistGradientBoostingRegressor",
+}
+
+
+@pytest.mark.parametrize(
+    ("task", "hyperparameters", "reason"),
+    [
+        (
+            "regression",
+            {"algorithm": "logistic_regression"},
+            "algorithm 'logistic_regression' does not do regression (for regression: one of ridge, random_forest, "
+            "hist_gradient_boosting)",
+        ),
+        ("multiclass", {"algorithm": "ridge"}, "algorithm 'ridge' does not do multiclass (for multiclass: one of "),
+        ("regression", {"algorithm": "ridge", "alpha": 0}, "argument --alpha: '0' is not a number above 0"),
+    ],
+)
+def test_an_algorithm_or_value_that_does_not_fit_the_task_fails(
+    tmp_path: Path, request: pytest.FixtureRequest, task: str, hyperparameters: dict[str, Any], reason: str
+) -> None:
+    preprocessed: JobResult = request.getfixturevalue(f"{task}_preprocessed")
+    channels = train_channels(preprocessed)
+    result = run_training(tmp_path, channels, sdk_encode(hyperparameters), generated_schema(task))
+    assert result.returncode == 1
+    assert result.failure is not None and reason in result.failure.splitlines()[0]
+    assert not (result.opt_ml / "model" / "model.joblib").exists()
+
+
+def test_a_multiclass_train_split_without_a_class_still_trains(
+    tmp_path: Path, multiclass_preprocessed: JobResult
+) -> None:
+    """The model knows the classes it saw; metadata.json says which, and validation rows of the unseen class count
+    against it (probability 0) instead of failing the job."""
+    schema = generated_schema("multiclass")
+    train = read_output(multiclass_preprocessed, "train")
+    without_high = tmp_path / "train.csv"
+    train[train["segment"] != "high"].to_csv(without_high, index=False)
+    channels = {
+        "train": [(without_high, "part-algo-1.csv")],
+        **{"validation": train_channels(multiclass_preprocessed)["validation"]},
+    }
+    result = run_training(tmp_path / "job", channels, sdk_encode({"algorithm": "logistic_regression"}), schema)
+    assert result.returncode == 0, result.describe()
+    assert "warning: the train channel has no row of high: the model cannot predict them" in result.stdout
+    model = joblib.load(result.opt_ml / "model" / "model.joblib")
+    metadata = json.loads((result.opt_ml / "model" / "metadata.json").read_text())
+    assert list(model.classes_) == metadata["classes"] == ["low", "mid"]
+    x_val, y_val = model_frame(output_dir(multiclass_preprocessed, "validation"), schema)
+    assert "high" in set(y_val)
+    metrics = result.metrics("multiclass")
+    for metric, value in recomputed("multiclass", model, x_val, y_val).items():
+        assert metrics[f"validation:{metric}"] == pytest.approx(value, abs=1e-6), metric
+    assert metadata["metrics"]["validation:recall_per_class"]["high"] == 0.0
+
+
+def test_a_train_channel_with_one_class_fails(tmp_path: Path, multiclass_preprocessed: JobResult) -> None:
+    train = read_output(multiclass_preprocessed, "train")
+    only_low = tmp_path / "train.csv"
+    train[train["segment"] == "low"].to_csv(only_low, index=False)
+    channels = {**train_channels(multiclass_preprocessed), "train": [(only_low, "part-algo-1.csv")]}
+    result = run_training(tmp_path / "job", channels, QUICK_MODEL, generated_schema("multiclass"))
+    assert result.returncode == 1
+    assert result.failure is not None
+    assert result.failure.startswith("the train channel holds only one class (low): nothing to learn")
