@@ -11,7 +11,7 @@ import json
 import tarfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -174,6 +174,59 @@ def test_a_requirement_pip_cannot_install_fails_the_training_job_as_the_toolkit_
     messages = log_messages(jobs.logs, "/aws/sagemaker/TrainingJobs", f"{name}/", "No matching distribution")
     assert any(f"No matching distribution found for {PROBE}==9.9.9" in line for line in messages)  # pip's own
     assert not any("Invoking script" in line for line in messages)  # the script never ran
+
+
+@pytest.fixture
+def wheel_index(tmp_path: Path) -> Iterator[str]:
+    """A folder with the probe's wheel served over HTTP on loopback: a package index a container with a network
+    reaches."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    folder = build_wheel(tmp_path / "index").parent
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(SimpleHTTPRequestHandler, directory=str(folder)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_isolated_training_job_installs_only_what_needs_no_network(
+    jobs: JobKit, tmp_path: Path, wheel_index: str
+) -> None:
+    """The code comes as the "code" channel (an isolated container cannot fetch it); pip has no network there."""
+    outcomes = {}
+    for case, isolated in (("iso-pip", True), ("net-pip", False)):
+        sourcedir = tarball(
+            {
+                "train.py": TRAIN,
+                "requirements.txt": f"# {uuid.uuid4().hex}\n--no-index\n--find-links {wheel_index}\n{PROBE}==1.0.0\n",
+            }
+        )
+        code = jobs.put(f"code/{case}/sourcedir.tar.gz", sourcedir)
+        name = jobs.name(case)
+        channel = {
+            "ChannelName": "code",
+            "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": code}},
+            "InputMode": "File",
+        }
+        request = jobs.training_request(
+            name,
+            "/opt/ml/input/data/code/sourcedir.tar.gz",
+            EnableNetworkIsolation=isolated,
+            InputDataConfig=[channel],
+        )
+        jobs.sagemaker.create_training_job(**request)
+        outcomes[case] = jobs.wait("training", name, timeout=60)
+
+    assert outcomes["net-pip"]["TrainingJobStatus"] == "Completed", outcomes["net-pip"].get("FailureReason")
+    isolated_job = outcomes["iso-pip"]
+    assert isolated_job["TrainingJobStatus"] == "Failed"
+    assert "InstallRequirementsError" in isolated_job["FailureReason"]
+    assert f"No matching distribution found for {PROBE}==1.0.0" in isolated_job["FailureReason"]
 
 
 def processing_request(jobs: JobKit, name: str, code_prefix: str) -> dict[str, Any]:

@@ -188,7 +188,9 @@ class TrainingRun(JobRun):
         """entry_point.install: for a Python program whose code folder has requirements.txt, `python -m pip
         install -r requirements.txt` from the code folder before the script runs (a shell entry point gets no
         install). Here into the cached environment for that file, under a layer of the host's own. Raises
-        JobFailure with the toolkit's InstallRequirementsError, or BuildCancelled when the job stops first."""
+        JobFailure with the toolkit's InstallRequirementsError, or BuildCancelled when the job stops first.
+        (With a setup.py too, the toolkit runs `pip install . -r requirements.txt`; the emulator installs the
+        requirements only: the script runs from the code folder, where the package's modules import as well.)"""
         workspace, host = environment.workspace, environment.workspace.host
         requirements = workspace.code_dir / python_envs.REQUIREMENTS
         if not environment.program.endswith(".py") or not requirements.is_file():
