@@ -2,8 +2,8 @@
 (`python -m pip install -r requirements.txt` with the code folder as the working directory), but never into the
 emulator's own venv.
 
-Two kinds of environment, both venvs without pip of their own (`pip` is the image's, found through the .pth, and
-installs into whichever venv runs it, as `sys.prefix` says):
+Two kinds of environment, both venvs without pip of their own (`pip` is the server's, found through the .pth, and
+installs into whichever venv runs it, as `sys.prefix` says; only a server without pip gives each venv its own):
 - a cached environment per requirements file: `<home>/python-envs/<key>/`, the key a hash of the file's content,
   the Python version, the path of the server's interpreter and whether the container has a network. It is built
   once, under a file lock, and only counts as built once pip has succeeded (the marker file is written last); a
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -130,8 +131,6 @@ def image_site_dirs() -> list[str]:
     """The folders that hold the image's packages: the server's site-packages (and pip's own folder, when pip comes
     from somewhere else, as in a pipx venv)."""
     folders = [folder for folder in site.getsitepackages() if Path(folder).is_dir()]
-    import importlib.util
-
     pip = importlib.util.find_spec("pip")
     if pip is not None and pip.origin:
         home = str(Path(pip.origin).resolve().parent.parent)
@@ -153,11 +152,13 @@ def environment_key(requirements: bytes, *, isolated: bool, interpreter: str | N
 
 
 def _create(root: Path, pth_name: str, pth_lines: list[str]) -> PythonEnv:
-    """A venv at `root` (emptied first), without pip of its own, whose .pth adds `pth_lines` to sys.path."""
+    """A venv at `root` (emptied first), whose .pth adds `pth_lines` to sys.path."""
     if root.exists():
         shutil.rmtree(root)
     # In this process: the venv module links the new env to the base interpreter, even when this one is a venv.
-    venv.EnvBuilder(with_pip=False, symlinks=os.name != "nt", clear=True).create(root)
+    # pip of its own only when the server has none to lend (a venv made without it): ensurepip works offline.
+    with_pip = importlib.util.find_spec("pip") is None
+    venv.EnvBuilder(with_pip=with_pip, symlinks=os.name != "nt", clear=True).create(root)
     env = PythonEnv(root)
     env.site_packages.mkdir(parents=True, exist_ok=True)
     (env.site_packages / pth_name).write_text("".join(f"{line}\n" for line in pth_lines))
