@@ -2,7 +2,9 @@
 /invocations`) around the user's handler module, without nginx, gunicorn or Docker.
 
 The emulator runs it by path, `python -I -u model_server.py --model-dir D --code-dir C --program inference.py`: it
-needs only the standard library, so nothing of the project leaks onto the handler's sys.path. The environment is the
+needs only the standard library, so nothing of the project leaks onto the handler's sys.path. The interpreter is
+the server's, or, when the code folder has a requirements.txt, that of the environment it was installed into
+(python_envs). The environment is the
 model's (CreateModel's Environment, paths mapped to the work folder).
 
 How it serves, like gunicorn with preloading: the parent binds a free port on 127.0.0.1 and imports the handler
