@@ -1,6 +1,7 @@
 """One production variant's inference server: its work folder (`<fleet folder>/<variant>/`, standing in for the
 container's /opt/ml: model.tar.gz extracted into `model/`), the code's requirements.txt installed (python_envs),
-the `model_server.py` subprocess with the model's environment, its output in CloudWatch Logs, its health check, and the HTTP call for each invocation."""
+the `model_server.py` subprocess with the model's environment, its output in CloudWatch Logs, its health check,
+and the HTTP call for each invocation."""
 
 from __future__ import annotations
 
