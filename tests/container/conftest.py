@@ -89,16 +89,22 @@ GENERATED_COLUMNS: list[dict[str, Any]] = [
 ]
 # Declared out of alphabetical order on purpose: scikit-learn sorts class names, the schema keeps this order.
 SEGMENTS = ["low", "mid", "high"]
+SOLD = ["sold", "kept"]  # a binary category target: the last value, "kept", is the positive class
+TARGETS: dict[str, dict[str, Any]] = {
+    "binary": {"name": "outcome", "type": "category", "nullable": False, "values": SOLD},
+    "multiclass": {"name": "segment", "type": "category", "nullable": False, "values": SEGMENTS},
+    "regression": {"name": "price", "type": "float", "nullable": False},
+}
 
 
 def generated_schema(task: str) -> dict[str, Any]:
-    """schema.json as the tool writes it for a generated dataset of the task (multiclass or regression)."""
-    if task == "multiclass":
-        target = {"name": "segment", "type": "category", "nullable": False, "values": SEGMENTS}
-        extra: dict[str, Any] = {"classes": SEGMENTS}
-    else:
-        target = {"name": "price", "type": "float", "nullable": False}
-        extra = {}
+    """schema.json as the tool writes it for a generated dataset of the task."""
+    target = TARGETS[task]
+    extra: dict[str, Any] = {}
+    if task != "regression":
+        extra["classes"] = target["values"]
+    if task == "binary":
+        extra["positive_label"] = target["values"][-1]
     columns = [*GENERATED_COLUMNS, target]
     return {"name": f"houses-{task}", "key": "id", "target": target["name"], "columns": columns, "task": task, **extra}
 
@@ -116,6 +122,8 @@ def generated_rows(task: str, rows: int = 500, seed: int = 12) -> pd.DataFrame:
     if task == "multiclass":
         cuts = np.quantile(value, [0.45, 0.8])  # unbalanced on purpose: 45% low, 35% mid, 20% high
         target = np.array(SEGMENTS, dtype=object)[np.searchsorted(cuts, value)]
+    elif task == "binary":
+        target = np.where(value > np.quantile(value, 0.6), SOLD[1], SOLD[0]).astype(object)
     else:
         target = np.array([f"{v:.2f}" for v in value], dtype=object)
     frame = pd.DataFrame(
@@ -125,12 +133,12 @@ def generated_rows(task: str, rows: int = 500, seed: int = 12) -> pd.DataFrame:
             "rooms": rooms.astype(str),
             "colour": colour,
             "garden": np.where(garden, "yes", "no"),
-            ("segment" if task == "multiclass" else "price"): target,
+            TARGETS[task]["name"]: target,
         }
     )
     frame.loc[rng.random(rows) < 0.03, "size"] = ""  # legitimate gaps
     bad = frame.columns[-1]
-    frame.loc[[7, 311], bad] = "unknown" if task == "multiclass" else "n/a"
+    frame.loc[[7, 311], bad] = "n/a" if task == "regression" else "unknown"
     return frame
 
 
@@ -184,8 +192,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory, preprocessed: JobResult, s
     return result
 
 
-def _preprocess_generated(factory: pytest.TempPathFactory, task: str) -> JobResult:
-    folder = factory.mktemp(f"preprocess-{task}")
+def preprocess_generated(folder: Path, task: str) -> JobResult:
+    """preprocess.py run on the generated dataset of the task."""
     raw = generated_files(folder / "raw", task)
     result = run_processing(
         folder / "job",
@@ -201,12 +209,12 @@ def _preprocess_generated(factory: pytest.TempPathFactory, task: str) -> JobResu
 
 @pytest.fixture(scope="session")
 def multiclass_preprocessed(tmp_path_factory: pytest.TempPathFactory) -> JobResult:
-    return _preprocess_generated(tmp_path_factory, "multiclass")
+    return preprocess_generated(tmp_path_factory.mktemp("preprocess-multiclass"), "multiclass")
 
 
 @pytest.fixture(scope="session")
 def regression_preprocessed(tmp_path_factory: pytest.TempPathFactory) -> JobResult:
-    return _preprocess_generated(tmp_path_factory, "regression")
+    return preprocess_generated(tmp_path_factory.mktemp("preprocess-regression"), "regression")
 
 
 @pytest.fixture(scope="session")

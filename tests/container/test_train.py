@@ -31,6 +31,7 @@ from tests.container.conftest import (
     generated_schema,
     model_frame,
     output_dir,
+    preprocess_generated,
     read_output,
     train_channels,
 )
@@ -361,3 +362,22 @@ def test_a_train_channel_with_one_class_fails(tmp_path: Path, multiclass_preproc
     assert result.returncode == 1
     assert result.failure is not None
     assert result.failure.startswith("the train channel holds only one class (low): nothing to learn")
+
+
+def test_a_binary_category_target_learns_its_last_value_as_positive(tmp_path: Path) -> None:
+    """A binary task on a 2-valued category: the model learns 0/1 as for churn, 1 being positive_label."""
+    schema = generated_schema("binary")
+    preprocessed = preprocess_generated(tmp_path / "preprocess", "binary")
+    result = run_training(tmp_path / "job", train_channels(preprocessed), QUICK_MODEL, schema)
+    assert result.returncode == 0, result.describe()
+    model = joblib.load(result.opt_ml / "model" / "model.joblib")
+    metadata = json.loads((result.opt_ml / "model" / "metadata.json").read_text())
+    assert list(model.classes_) == [0, 1]
+    assert (metadata["task"], metadata["classes"], metadata["positive_label"]) == ("binary", ["sold", "kept"], "kept")
+    x_val, y_val = model_frame(output_dir(preprocessed, "validation"), schema)
+    raw = pd.read_csv(output_dir(preprocessed, "validation") / "part-algo-1.csv", dtype=str)["outcome"]
+    assert y_val.tolist() == (raw == "kept").astype(int).tolist() and 0 < y_val.sum() < len(y_val)
+    metrics = result.metrics("binary")
+    assert metrics["validation:auc"] == pytest.approx(roc_auc_score(y_val, model.predict_proba(x_val)[:, 1]), abs=1e-6)
+    assert metrics["validation:auc"] > 0.85
+    assert "positive" in result.stdout  # the binary summary line of each split
