@@ -71,7 +71,8 @@ def invoke(
     file: Path | None = FILE_OPTION,
     accept: str = ACCEPT_OPTION,
 ) -> None:
-    """Send rows to the endpoint and print the predicted label and probability of each."""
+    """Send rows to the endpoint and print each prediction: binary, the label and its probability; multiclass, the
+    label and its probability (--json: every class's); regression, the value."""
     from mlops_cli.services import deploy
     from mlops_cli.services.requests import request_body
 

@@ -105,8 +105,9 @@ def evaluate(
     wait: bool = WAIT,
     timeout: float | None = TIMEOUT,
 ) -> None:
-    """Score the test split with a trained model: evaluation.json, roc_curve.png, confusion_matrix.png next to it.
-    Default model: the best trial of the newest tuning job when it is newer than the newest training job, else
+    """Score the test split with a trained model: evaluation.json and the task's charts next to it (binary: ROC,
+    precision-recall, calibration, confusion matrix; multiclass: confusion matrix; regression: predicted vs actual,
+    residuals). Default model: the best trial of the newest tuning job when it is newer than the newest training job, else
     that training job."""
     from mlops_cli.errors import UsageError
     from mlops_cli.services import jobs, train

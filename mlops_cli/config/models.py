@@ -627,59 +627,32 @@ class Train(Strict):
     def _script_compiles(cls, script: ScriptSpec | None, info: ValidationInfo) -> ScriptSpec | None:
         return _compiles(script, info.data.get("framework_version"))
 
-    @field_validator("hyperparameters", mode="before")
-    @classmethod
-    def _known(cls, value: Any) -> Any:
-        if not isinstance(value, dict):
-            return value
-        algorithm = value.get("algorithm", DEFAULT_ALGORITHM)
-        algorithms = (algorithm,) if algorithm in ALGORITHMS else ()
-        problems = [p for name, item in value.items() if (p := hyperparameter_problem(str(name), item, algorithms))]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return value
-
-    @field_validator("tuning")
-    @classmethod
-    def _ranges(cls, tuning: Tuning, info: ValidationInfo) -> Tuning:
-        static = info.data.get("hyperparameters")
-        if static is None:  # already refused
-            return tuning
-        algorithms: tuple[str, ...] = (str(static.get("algorithm", DEFAULT_ALGORITHM)),)
-        if (spec := tuning.ranges.get("algorithm")) is not None:
-            algorithms = tuple(spec.values or ())
-        problems = []
-        for name, spec in tuning.ranges.items():
-            problems += [f"ranges.{name}: {p}" for p in _range_problems(name, spec, algorithms)]
-        if "algorithm" in tuning.ranges:  # the fixed values must suit every algorithm tried
-            problems += [
-                p
-                for name, item in static.items()
-                if name not in tuning.ranges and (p := hyperparameter_problem(name, item, algorithms))
-            ]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return tuning
-
-    def task_problems(self, task: str) -> list[tuple[tuple[str | int, ...], Any, str]]:
-        """What in the hyperparameters and tuning ranges the task's estimators cannot take, each with its place
-        (the checks above know no task: they hold for every task's estimators)."""
+    def range_problems(self, task: str | None) -> list[tuple[tuple[str | int, ...], Any, str]]:
+        """What in the tuning ranges the task's estimators cannot take, each at its place under `train` (the fixed
+        hyperparameters are checked as written, by Config._hyperparameters). Without a task, every task's
+        estimators count."""
         static = self.hyperparameters
         ranges = self.tuning.ranges
-        problems: dict[tuple[str | int, ...], tuple[Any, str]] = {}
-        own = (str(static.get("algorithm", DEFAULT_ALGORITHM)),)
-        for name, item in static.items():  # as `train run` sends them
-            if p := hyperparameter_problem(name, item, own, task):
-                problems[("train", "hyperparameters", name)] = (item, p)
-        tried = tuple(ranges["algorithm"].values or ()) if "algorithm" in ranges else own
+        tried: tuple[str, ...] = (str(static.get("algorithm", DEFAULT_ALGORITHM)),)
+        if "algorithm" in ranges:
+            tried = tuple(ranges["algorithm"].values or ())
+        problems: list[tuple[tuple[str | int, ...], Any, str]] = []
         for name, spec in ranges.items():  # as `train tune` sends them
-            for p in _range_problems(name, spec, tried, task):
-                problems.setdefault(("train", "tuning", "ranges", name), (spec.values or [spec.min, spec.max], p))
+            given = spec.values if spec.type == "categorical" else [spec.min, spec.max]
+            problems += [(("tuning", "ranges", name), given, p) for p in _range_problems(name, spec, tried, task)[:1]]
         if "algorithm" in ranges:  # the fixed values must suit every algorithm tried
-            for name, item in static.items():
-                if name not in ranges and (p := hyperparameter_problem(name, item, tried, task)):
-                    problems.setdefault(("train", "hyperparameters", name), (item, p))
-        return [(loc, value, message) for loc, (value, message) in problems.items()]
+            problems += [
+                (("hyperparameters", name), item, p)
+                for name, item in static.items()
+                if name not in ranges and (p := hyperparameter_problem(name, item, tried, task))
+            ]
+        return problems
+
+
+def _task_of(info: ValidationInfo) -> str | None:
+    """The dataset's task, when the dataset (validated before the other sections) is valid."""
+    dataset = info.data.get("dataset")
+    return dataset.task if isinstance(dataset, Dataset) else None
 
 
 def _range_problems(name: str, spec: TuningRange, algorithms: tuple[str, ...], task: str | None = None) -> list[str]:
@@ -1163,27 +1136,49 @@ class Config(Strict):
             )
         return self
 
-    @model_validator(mode="after")
-    def _fits_the_task(self) -> Config:
-        """The hyperparameters, the objective and the approval threshold suit the dataset's task; an objective the
-        config leaves out is the task's."""
-        task = self.dataset.resolved_task
-        problems = self.train.task_problems(task)
-        objective = self.train.objective
-        given = objective.model_fields_set if "objective" in self.train.model_fields_set else set()
+    @field_validator("train", mode="before")
+    @classmethod
+    def _hyperparameters(cls, value: Any, info: ValidationInfo) -> Any:
+        """The fixed hyperparameters, as written (a YAML true is not a 1), suit the estimators of the dataset's task
+        (of every task when the dataset is refused). A field validator: the dataset is validated before train."""
+        hyperparameters = value.get("hyperparameters") if isinstance(value, dict) else None
+        if not isinstance(hyperparameters, dict):
+            return value  # the default, or a shape pydantic refuses
+        task = _task_of(info)
+        algorithm = hyperparameters.get("algorithm", DEFAULT_ALGORITHM)
+        algorithms = (algorithm,) if algorithm in ALGORITHMS else ()
+        _raise_all(
+            [
+                (("hyperparameters", name), item, p)
+                for name, item in hyperparameters.items()
+                if (p := hyperparameter_problem(str(name), item, algorithms, task))
+            ]
+        )
+        return value
+
+    @field_validator("train")
+    @classmethod
+    def _train_fits_the_task(cls, train: Train, info: ValidationInfo) -> Train:
+        """The tuning ranges suit the task's estimators; the objective is a metric the task's jobs report, in the
+        direction it improves in, and the task's default when the config names none."""
+        task = _task_of(info)
+        problems = train.range_problems(task)
+        if task is None:
+            _raise_all(problems)
+            return train
+        objective = train.objective
+        given = objective.model_fields_set if "objective" in train.model_fields_set else set()
         if "metric" not in given:
             metric, goal = DEFAULT_OBJECTIVES[task]
-            self.train.objective = objective = Objective(
-                metric=metric, goal=objective.goal if "goal" in given else goal
-            )
+            train.objective = objective = Objective(metric=metric, goal=objective.goal if "goal" in given else goal)
         elif "goal" not in given:
-            self.train.objective = objective = Objective(metric=objective.metric, goal=natural_goal(objective.metric))
+            train.objective = objective = Objective(metric=objective.metric, goal=natural_goal(objective.metric))
         offered = job_metrics(task)
         name = objective.metric.split(":", 1)[1]
         if objective.metric not in offered:
             problems.append(
                 (
-                    ("train", "objective", "metric"),
+                    ("objective", "metric"),
                     objective.metric,
                     f"{objective.metric} is not a metric of the {task} task; its training jobs report "
                     f"{', '.join(offered)}",
@@ -1193,27 +1188,37 @@ class Config(Strict):
             better = "lower" if natural_goal(name) == "minimize" else "higher"
             problems.append(
                 (
-                    ("train", "objective", "goal"),
+                    ("objective", "goal"),
                     objective.goal,
                     f"goal {objective.goal} would prefer the worst models: {name} is better {better} "
                     f"(goal: {natural_goal(name)})",
                 )
             )
-        elif (threshold := self.registry.min_metric) is not None:
-            low, high = METRIC_RANGES[name]
-            if (objective.goal == "maximize" and threshold > high) or (
-                objective.goal == "minimize" and threshold < low
-            ):
-                bound = f"at most {high:g}" if objective.goal == "maximize" else f"at least {low:g}"
-                problems.append(
-                    (
-                        ("register", "min_metric"),
-                        threshold,
-                        f"{threshold:g} can never be reached: {objective.metric} is {bound} (goal {objective.goal})",
-                    )
-                )
         _raise_all(problems)
-        return self
+        return train
+
+    @field_validator("registry")
+    @classmethod
+    def _threshold_can_be_reached(cls, registry: Register, info: ValidationInfo) -> Register:
+        """register.min_metric lies within the values the objective's metric can take, in the goal's direction."""
+        train, threshold = info.data.get("train"), registry.min_metric
+        if not isinstance(train, Train) or threshold is None:
+            return registry
+        objective = train.objective
+        low, high = METRIC_RANGES.get(objective.metric.split(":", 1)[1], (-math.inf, math.inf))
+        if objective.goal == "maximize" and threshold > high:
+            _raise_at(
+                ("min_metric",),
+                threshold,
+                f"{threshold:g} can never be reached: {objective.metric} is at most {high:g} (goal maximize)",
+            )
+        if objective.goal == "minimize" and threshold < low:
+            _raise_at(
+                ("min_metric",),
+                threshold,
+                f"{threshold:g} can never be reached: {objective.metric} is at least {low:g} (goal minimize)",
+            )
+        return registry
 
     @model_validator(mode="after")
     def _derived_names(self) -> Config:

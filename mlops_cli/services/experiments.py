@@ -27,6 +27,7 @@ from mlops_cli.aws.errors import aws_errors, get_or_none
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.aws.tags import as_key_value, from_key_value
 from mlops_cli.config.models import Config, Objective
+from mlops_cli.config.tasks import natural_goal
 from mlops_cli.errors import OperationFailed, PreconditionFailed, UsageError
 from mlops_cli.services import jobs
 from mlops_cli.services.convergence import Action, Control, ControlResult, converge
@@ -538,15 +539,16 @@ def job_metrics(state: jobs.JobState) -> dict[str, float]:
 
 
 def sort_runs(runs: list[Run], key: str | None, objective: Objective) -> list[Run]:
-    """By a metric (best first: descending, or ascending when it is the objective and the goal is minimize; runs
-    without it last), or by `created` (newest start first, the default)."""
+    """By a metric (best first: the objective in its goal's direction, another metric in the direction it gets
+    better: ascending for logloss, rmse, mae; runs without it last), or by `created` (newest start first, the
+    default)."""
     if key is None or key == "created":
         oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
         return sorted(runs, key=lambda r: r.started or r.created or oldest, reverse=True)
     known = sorted({name for run in runs for name in run.metrics})
     if runs and key not in known:
         raise UsageError(f"no run has the metric '{key}'.", hint=f"Sort by one of: created, {', '.join(known)}.")
-    ascending = key == objective.metric and objective.goal == "minimize"
+    ascending = (objective.goal if key == objective.metric else natural_goal(key)) == "minimize"
     metric: str = key
     with_metric = [r for r in runs if metric in r.metrics]
     ordered = sorted(with_metric, key=lambda r: r.metrics[metric], reverse=not ascending)

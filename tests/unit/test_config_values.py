@@ -21,7 +21,7 @@ from tests.unit.test_config_loader import MINIMAL
 # case -> (--set overrides, extra YAML appended to MINIMAL, text the message must hold)
 REFUSED: dict[str, tuple[list[str], str, str]] = {
     # values that crashed later
-    "infinite n_estimators": (["train.hyperparameters.n_estimators=.inf"], "", "train.hyperparameters: "),
+    "infinite n_estimators": (["train.hyperparameters.n_estimators=.inf"], "", "train.hyperparameters.n_estimators: "),
     "time zone that is a directory": (
         ["preprocess.schedule.expression=rate(1 day)", "preprocess.schedule.timezone=America"],
         "",
@@ -310,7 +310,9 @@ def test_hyperparameters_are_checked_against_every_algorithm_a_tuning_job_tries(
             ],
         )
     [problem] = caught.value.problems
-    assert "train.tuning: max_iter=0 must be a whole number >= 1" in problem.replace("hyperparameter ", "")
+    assert "train.hyperparameters.max_iter: max_iter=0 must be a whole number >= 1" in problem.replace(
+        "hyperparameter ", ""
+    )
     assert "HistGradientBoostingClassifier's rule for max_iter" in problem
 
 
