@@ -74,7 +74,8 @@ src/sagemaker_containers/_transformer.py, _functions.py, _worker.py):
   - anywhere else (our venv, the local emulator), the functions raise InferenceError.
 
 model_fn refuses a model folder that does not hang together (ModelLoadError, so the endpoint never serves wrong
-answers): a file missing, schema.json's features or task not the trained model's, a binary model that never learned
+answers): a file missing, schema.json's features (metadata.json's feature_columns, else the pipeline's
+feature_names_in_ when it has them) or task not the trained model's, a binary model that never learned
 the positive class (1), a multiclass model whose classes_ are not metadata.json's classes (as text) or not the
 target's values, a regression model without predict.
 
@@ -241,9 +242,12 @@ def model_fn(model_dir: str) -> Model:
         raise ModelLoadError(f"{folder} lacks {', '.join(missing)}: use a model.tar.gz written by train.py")
     schema = ms.load_schema(folder / "schema.json")
     metadata = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-    _check_features(schema, metadata)
+    if "feature_columns" in metadata:  # train.py records them; a user's own training script may not
+        _check_features(schema, metadata["feature_columns"], "the trained model's")
     _warn_on_version_skew(metadata)
     model = Model(joblib.load(folder / "model.joblib"), schema, metadata, max_rows_setting())
+    if "feature_columns" not in metadata and hasattr(model.pipeline, "feature_names_in_"):
+        _check_features(schema, list(model.pipeline.feature_names_in_), "the model's feature_names_in_")
     _check_model(model)
     _loaded = model
     return model
@@ -276,12 +280,11 @@ def _check_model(model: Model) -> None:
         raise ModelLoadError(f"the model's classes {unknown} are not the target's values {list(model.schema.classes)}")
 
 
-def _check_features(schema: ms.Schema, metadata: dict[str, Any]) -> None:
+def _check_features(schema: ms.Schema, trained: list[str], source: str) -> None:
     """A schema.json swapped after training would make the handler accept records the pipeline cannot read."""
     expected = [column.name for column in schema.features]
-    trained = metadata.get("feature_columns")
-    if trained != expected:
-        raise ModelLoadError(f"schema.json's features {expected} differ from the trained model's {trained}")
+    if [str(name) for name in trained] != expected:
+        raise ModelLoadError(f"schema.json's features {expected} differ from {source} {trained}")
 
 
 def _warn_on_version_skew(metadata: dict[str, Any]) -> None:

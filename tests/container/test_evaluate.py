@@ -17,8 +17,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.calibration import calibration_curve
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
@@ -34,12 +32,11 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 from sklearn.neighbors import KNeighborsClassifier
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder
 from sklearn.tree import DecisionTreeRegressor
 
 from tests.container.conftest import SEGMENTS, generated_schema, model_frame, output_dir
 from tests.container.contract import JobResult, files_under, run_processing
+from tests.container.user_models import write_user_model
 
 ARGUMENTS = [
     "--model-dir",
@@ -312,37 +309,17 @@ def test_regression_charts_are_predicted_vs_actual_and_residuals(regression_eval
         assert width > 500 and height > 500
 
 
-def features_only(schema: dict[str, Any]) -> tuple[list[str], list[str]]:
-    features = [c for c in schema["columns"] if c["name"] not in (schema["key"], schema["target"])]
-    numeric = [c["name"] for c in features if c["type"] in ("int", "float")]
-    return numeric, [c["name"] for c in features if c["name"] not in numeric]
-
-
-def user_model(
-    folder: Path, estimator: Any, preprocessed: JobResult, task: str, metadata: dict[str, Any]
-) -> tuple[Path, Any]:
-    """A model folder as a user's own training script writes it under the model contract: another estimator,
-    fitted on the train split, with the minimal metadata.json (task, classes)."""
+def user_model(folder: Path, estimator: Any, preprocessed: JobResult, task: str, metadata: dict[str, Any]) -> Any:
+    """Another estimator fitted on the train split, saved with the minimal metadata.json (task, classes)."""
     schema = generated_schema(task)
-    numeric, categorical = features_only(schema)
-    features = ColumnTransformer(
-        [
-            ("numeric", SimpleImputer(strategy="median"), numeric),
-            ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
-        ]
-    )
     x, y = model_frame(output_dir(preprocessed, "train"), schema)
-    model = Pipeline([("features", features), ("model", estimator)]).fit(x, y)
-    folder.mkdir(parents=True)
-    joblib.dump(model, folder / "model.joblib")
-    (folder / "schema.json").write_text(json.dumps(schema))
-    (folder / "metadata.json").write_text(json.dumps(metadata))
-    return folder, model
+    return write_user_model(folder, estimator, x, y, schema, metadata)
 
 
 def test_a_user_multiclass_model_in_the_contract_is_scored(tmp_path: Path, multiclass_preprocessed: JobResult) -> None:
-    model_dir, model = user_model(
-        tmp_path / "model",
+    model_dir = tmp_path / "model"
+    model = user_model(
+        model_dir,
         KNeighborsClassifier(n_neighbors=7),
         multiclass_preprocessed,
         "multiclass",
@@ -356,8 +333,9 @@ def test_a_user_multiclass_model_in_the_contract_is_scored(tmp_path: Path, multi
 
 
 def test_a_user_regression_model_in_the_contract_is_scored(tmp_path: Path, regression_preprocessed: JobResult) -> None:
-    model_dir, model = user_model(
-        tmp_path / "model",
+    model_dir = tmp_path / "model"
+    model = user_model(
+        model_dir,
         DecisionTreeRegressor(max_depth=5, random_state=0),
         regression_preprocessed,
         "regression",

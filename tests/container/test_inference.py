@@ -1,6 +1,7 @@
 """inference.py as the serving container runs it: imported from the trained model's code/ folder (the folder first
 on sys.path, so its `import mlops_schema` finds the bundled copy), model_fn on the model folder, then input_fn →
-predict_fn → output_fn per request."""
+predict_fn → output_fn per request. The churn (binary) model first; then multiclass and regression models trained
+on generated data, and models a user's own training script could write under the model contract."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
 
-from tests.container.conftest import read_output
+from tests.container.conftest import SEGMENTS, generated_schema, read_output
 from tests.container.contract import JobResult, imported_handler
+from tests.container.user_models import plain_features, write_user_model
 
 ROWS = 40  # sample rows per request: enough to cover missing values and both labels, quick to score
 
@@ -78,13 +81,7 @@ def csv_body(sample: pd.DataFrame, schema: dict[str, Any]) -> str:
 
 def expected_probabilities(model: Any, sample: pd.DataFrame, schema: dict[str, Any]) -> np.ndarray:
     """P(yes) from the pipeline on the same rows, framed with plain pandas (NaN for gaps, numbers as floats)."""
-    frame = {}
-    for column in schema["columns"]:
-        name = column["name"]
-        if name in feature_names(schema):
-            text = sample[name].replace("", np.nan)
-            frame[name] = text.astype(float) if column["type"] in ("int", "float") else text.astype(object)
-    return model.pipeline.predict_proba(pd.DataFrame(frame))[:, 1]
+    return model.pipeline.predict_proba(plain_features(sample, schema))[:, 1]
 
 
 def serve(handler: ModuleType, model: Any, body: str | bytes, content_type: str | None, accept: str | None) -> Any:
@@ -462,3 +459,180 @@ def test_the_multi_model_server_gets_raised_errors_with_their_status(
         handler.input_fn("", "text/csv")
     assert (raised.value.status_code, raised.value.message) == (400, "the request body is empty")
     assert raised.value.phrase == raised.value.message
+
+
+# ---------------------------------------------------------------------------------- multiclass and regression
+
+
+@pytest.fixture(scope="module")
+def multiclass_served(multiclass_trained: JobResult) -> Iterator[tuple[ModuleType, Any]]:
+    """The multiclass model's own code/inference.py, and the model its model_fn loaded."""
+    model_dir = multiclass_trained.opt_ml / "model"
+    with imported_handler(model_dir / "code") as module:
+        yield module, module.model_fn(str(model_dir))
+
+
+@pytest.fixture(scope="module")
+def regression_served(regression_trained: JobResult) -> Iterator[tuple[ModuleType, Any]]:
+    model_dir = regression_trained.opt_ml / "model"
+    with imported_handler(model_dir / "code") as module:
+        yield module, module.model_fn(str(model_dir))
+
+
+def task_sample(preprocessed: JobResult) -> pd.DataFrame:
+    return read_output(preprocessed, "test").head(ROWS)
+
+
+def expected_classes(pipeline: Any, rows: pd.DataFrame, schema: dict[str, Any]) -> tuple[list[str], list[dict]]:
+    """The pipeline's own predict (as text) and predict_proba (by class name) on the rows."""
+    x = plain_features(rows, schema)
+    names = [str(name) for name in pipeline.classes_]
+    probabilities = [dict(zip(names, row, strict=True)) for row in pipeline.predict_proba(x)]
+    return [str(label) for label in pipeline.predict(x)], probabilities
+
+
+def check_multiclass(predictions: list[dict[str, Any]], labels: list[str], probabilities: list[dict]) -> None:
+    assert len(predictions) == len(labels)
+    for prediction, label, expected in zip(predictions, labels, probabilities, strict=True):
+        assert prediction["label"] == label
+        assert list(prediction["probabilities"]) == SEGMENTS  # every class, in the schema's declared order
+        for name in SEGMENTS:
+            assert prediction["probabilities"][name] == pytest.approx(expected.get(name, 0.0), abs=5e-7)
+            assert prediction["probabilities"][name] == round(prediction["probabilities"][name], 6)
+
+
+def test_multiclass_json_answers_the_label_and_every_class_probability(
+    multiclass_served: tuple[ModuleType, Any], multiclass_preprocessed: JobResult
+) -> None:
+    handler, model = multiclass_served
+    schema = generated_schema("multiclass")
+    sample = task_sample(multiclass_preprocessed)
+    body, content_type = serve(handler, model, json_body(sample, schema), "application/json", "application/json")
+    assert content_type == "application/json"
+    predictions = json.loads(body)["predictions"]
+    labels, probabilities = expected_classes(model.pipeline, sample, schema)
+    check_multiclass(predictions, labels, probabilities)
+    assert [p["id"] for p in predictions] == list(sample["id"])
+    assert [set(p) for p in predictions] == [{"id", "label", "probabilities"}] * len(sample)
+    assert set(labels) == set(SEGMENTS)  # the sample covers every class
+
+
+def test_multiclass_csv_lines_are_the_label_then_the_probabilities_in_class_order(
+    multiclass_served: tuple[ModuleType, Any], multiclass_preprocessed: JobResult
+) -> None:
+    handler, model = multiclass_served
+    schema = generated_schema("multiclass")
+    sample = task_sample(multiclass_preprocessed)
+    body, content_type = serve(handler, model, csv_body(sample, schema), "text/csv", "text/csv")
+    assert content_type == "text/csv" and body.endswith("\n")
+    lines = [line.split(",") for line in body.splitlines()]
+    assert all(len(fields) == 1 + len(SEGMENTS) for fields in lines)
+    assert all(len(value.split(".")[1]) == 6 for fields in lines for value in fields[1:])
+    answered = [{"label": f[0], "probabilities": dict(zip(SEGMENTS, map(float, f[1:]), strict=True))} for f in lines]
+    check_multiclass(answered, *expected_classes(model.pipeline, sample, schema))
+
+
+def test_regression_answers_the_model_value_in_json_and_csv(
+    regression_served: tuple[ModuleType, Any], regression_preprocessed: JobResult
+) -> None:
+    handler, model = regression_served
+    schema = generated_schema("regression")
+    sample = task_sample(regression_preprocessed)
+    expected = model.pipeline.predict(plain_features(sample, schema))
+    body, _ = serve(handler, model, json_body(sample, schema), "application/json", None)
+    predictions = json.loads(body)["predictions"]
+    assert [set(p) for p in predictions] == [{"id", "value"}] * len(sample)
+    assert [p["id"] for p in predictions] == list(sample["id"])
+    assert [p["value"] for p in predictions] == [round(float(v), 6) for v in expected]
+    body, content_type = serve(handler, model, csv_body(sample, schema), "text/csv", "text/csv")
+    assert content_type == "text/csv"
+    assert body == "".join(f"{v:.6f}\n" for v in expected)
+    assert len(set(body.splitlines())) > len(sample) // 2  # values, not one constant
+
+
+def test_a_task_request_is_checked_against_its_schema(
+    multiclass_served: tuple[ModuleType, Any], regression_served: tuple[ModuleType, Any]
+) -> None:
+    for handler, model in (multiclass_served, regression_served):
+        record = {"size": 80.5, "rooms": 12, "colour": "red", "garden": "no"}
+        status, body, _ = handler.invoke(model, instances(record), "application/json", None)
+        assert status == 400
+        assert json.loads(body)["error-message"] == "row 0: rooms: 12 is above the maximum 9"
+
+
+@pytest.fixture
+def own_model(
+    multiclass_served: tuple[ModuleType, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[tuple[ModuleType, Path]]:
+    """The handler and a fresh folder for a user's model; the model the handler had loaded is put back after."""
+    handler, _ = multiclass_served
+    monkeypatch.setattr(handler, "_loaded", handler._loaded)
+    yield handler, tmp_path / "model"
+
+
+def test_a_multiclass_model_that_never_saw_a_class_gives_it_probability_zero(
+    own_model: tuple[ModuleType, Path], multiclass_preprocessed: JobResult
+) -> None:
+    """A user's model in the contract (metadata.json with task and classes only, no feature_columns) that was
+    trained without the 'high' rows."""
+    handler, folder = own_model
+    schema = generated_schema("multiclass")
+    train = read_output(multiclass_preprocessed, "train")
+    train = train[train["segment"] != "high"]
+    metadata = {"task": "multiclass", "classes": ["low", "mid"]}
+    pipeline = write_user_model(
+        folder, LogisticRegression(max_iter=500), plain_features(train, schema), train["segment"], schema, metadata
+    )
+    model = handler.model_fn(str(folder))
+    sample = task_sample(multiclass_preprocessed)
+    body, _ = serve(handler, model, json_body(sample, schema, with_key=False), "application/json", None)
+    predictions = json.loads(body)["predictions"]
+    check_multiclass(predictions, *expected_classes(pipeline, sample, schema))
+    assert all(p["probabilities"]["high"] == 0.0 for p in predictions)
+    assert {p["label"] for p in predictions} == {"low", "mid"}
+
+
+def test_a_binary_category_target_answers_with_its_class_names(
+    own_model: tuple[ModuleType, Path], multiclass_preprocessed: JobResult
+) -> None:
+    """Binary with a 2-valued category target: the label is the positive label or the other class, by P(1)."""
+    handler, folder = own_model
+    schema = generated_schema("multiclass")
+    schema["columns"][-1] = {**schema["columns"][-1], "values": ["other", "top"]}
+    schema.update(task="binary", classes=["other", "top"], positive_label="top")
+    train = read_output(multiclass_preprocessed, "train")
+    x, y = plain_features(train, schema), (train["segment"] == "high").to_numpy(dtype=int)
+    metadata = {"task": "binary", "classes": ["other", "top"], "positive_label": "top"}
+    pipeline = write_user_model(folder, LogisticRegression(max_iter=500), x, y, schema, metadata)
+    model = handler.model_fn(str(folder))
+    sample = task_sample(multiclass_preprocessed)
+    body, _ = serve(handler, model, csv_body(sample, schema), "text/csv", "application/json")
+    predictions = json.loads(body)["predictions"]
+    expected = pipeline.predict_proba(plain_features(sample, schema))[:, 1]
+    assert [p["probability"] for p in predictions] == [round(float(v), 6) for v in expected]
+    assert [p["label"] for p in predictions] == ["top" if v >= 0.5 else "other" for v in expected]
+    assert {p["label"] for p in predictions} == {"top", "other"}
+
+
+@pytest.mark.parametrize("damage", ["classes in another order", "another task", "other features"])
+def test_model_fn_refuses_a_multiclass_model_whose_files_disagree(
+    own_model: tuple[ModuleType, Path], multiclass_trained: JobResult, damage: str
+) -> None:
+    handler, folder = own_model
+    shutil.copytree(multiclass_trained.opt_ml / "model", folder)
+    metadata = json.loads((folder / "metadata.json").read_text())
+    if damage == "classes in another order":
+        metadata["classes"] = SEGMENTS  # predict_proba's columns are sorted: high, low, mid
+        message = r"the model's classes \['high', 'low', 'mid'\] differ from metadata.json's classes \['low', 'mid'"
+    elif damage == "another task":
+        metadata["task"] = "regression"
+        message = "metadata.json's task 'regression' differs from schema.json's 'multiclass'"
+    else:  # without feature_columns, the pipeline's own feature names are compared
+        del metadata["feature_columns"]
+        schema = json.loads((folder / "schema.json").read_text())
+        schema["columns"][1]["name"] = "area"
+        (folder / "schema.json").write_text(json.dumps(schema))
+        message = "differ from the model's feature_names_in_"
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(handler.ModelLoadError, match=message):
+        handler.model_fn(str(folder))
