@@ -119,7 +119,13 @@ def test_evaluation_writes_report_and_plots_with_the_true_auc(
     result = project.json("train", "evaluate", trained["job_name"], "--wait")
     files = s3_objects(emulator_client("s3"), result["run"]["output_uri"])
     names = {key.rsplit("/", 1)[-1] for key in files}
-    assert names == {"evaluation.json", "roc_curve.png", "confusion_matrix.png"}
+    assert names == {
+        "evaluation.json",
+        "roc_curve.png",
+        "precision_recall.png",
+        "calibration.png",
+        "confusion_matrix.png",
+    }
     assert all(body.startswith(b"\x89PNG\r\n\x1a\n") for key, body in files.items() if key.endswith(".png"))
     # score the test split independently with the model from S3
     s3 = emulator_client("s3")
