@@ -3,7 +3,9 @@ the script trains another estimator (ExtraTreesClassifier) with a package pinned
 evaluate.py scores the model it wrote in the model contract, the registry serves the team's handler from S3, and
 the endpoint and the API answer with it. The pin is a wheel the test builds (mlops_pin_probe 1.0.0, in no image)
 installed offline (`--no-index --find-links ./wheels`): the script and the handler both report its version, so the
-answer proves it was installed at training and at serving."""
+answer proves it was installed at training and at serving. Under network isolation the same holds with the
+team's preprocessing too (run through runproc.sh), and the handler is packed into a copy of model.tar.gz, as an
+isolated container cannot download it."""
 
 from __future__ import annotations
 
@@ -138,12 +140,25 @@ def output_fn(prediction, accept):
 """
 
 
-def source_dir(folder: Path, entry_point: str, code: str, wheel: Path) -> None:
-    """A team's folder as `mlops init --scripts` starts it: their script, the shared schema module, requirements
-    and the wheel it pins."""
+PREPROCESS = """\
+\"\"\"Our preprocessing: the shipped script, run once the package we pin is there.\"\"\"
+import mlops_pin_probe  # not in the image: runproc.sh installs requirements.txt first
+import preprocess
+from mlops_jobs import say
+
+if __name__ == "__main__":
+    say(f"mlops_pin_probe {mlops_pin_probe.VERSION}")
+    raise SystemExit(preprocess.main())
+"""
+
+
+def source_dir(folder: Path, entry_point: str, code: str, wheel: Path, copied: tuple[str, ...] = ()) -> None:
+    """A team's folder as `mlops init --scripts` starts it: their script, the shared modules, requirements and the
+    wheel it pins."""
     folder.mkdir(parents=True)
     (folder / entry_point).write_text(code)
-    shutil.copyfile(CONTAINER_SCRIPTS / "mlops_schema.py", folder / "mlops_schema.py")
+    for name in ("mlops_schema.py", *copied):
+        shutil.copyfile(CONTAINER_SCRIPTS / name, folder / name)
     (folder / "requirements.txt").write_text(REQUIREMENTS)
     (folder / "wheels").mkdir()
     shutil.copyfile(wheel, folder / "wheels" / wheel.name)
@@ -152,12 +167,21 @@ def source_dir(folder: Path, entry_point: str, code: str, wheel: Path) -> None:
 class Project:
     """A config of its own that extends configs/local.yaml and names the team's scripts by relative paths."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, isolated: bool = False) -> None:
         self.folder = folder
         self.name = f"u{uuid.uuid4().hex[:10]}"
         wheel = build_wheel(folder / "built")
         source_dir(folder / "scripts" / "train", "train_extra.py", TRAIN, wheel)
         source_dir(folder / "scripts" / "serve", "handler.py", HANDLER, wheel)
+        extra = ""
+        if isolated:
+            shared = ("preprocess.py", "mlops_jobs.py")
+            source_dir(folder / "scripts" / "prep", "prep_pinned.py", PREPROCESS, wheel, shared)
+            extra = (
+                "network: {isolation: true}\n"
+                "preprocess:\n"
+                "  script: {entry_point: prep_pinned.py, source_dir: ../scripts/prep}\n"
+            )
         self.config = folder / "configs" / "mine.yaml"
         self.config.parent.mkdir()
         self.config.write_text(
@@ -167,7 +191,7 @@ class Project:
             "train:\n"
             "  script: {entry_point: train_extra.py, source_dir: ../scripts/train}\n"
             "deploy:\n"
-            "  inference: {entry_point: handler.py, source_dir: ../scripts/serve}\n"
+            "  inference: {entry_point: handler.py, source_dir: ../scripts/serve}\n" + extra
         )
         self.env = {**os.environ, "XDG_CACHE_HOME": str(folder / "cache")}
 
@@ -248,3 +272,43 @@ def test_another_handler_is_another_version_and_compare_says_so(run: dict[str, A
     assert code["inference code"]["same"] is False
     again = project.json("register", "model")
     assert again["action"] == "unchanged" and again["version"]["number"] == 2
+
+
+@pytest.fixture(scope="module")
+def isolated(emulator: Any, tmp_path_factory: pytest.TempPathFactory) -> tuple[Project, dict[str, Any]]:
+    project = Project(tmp_path_factory.mktemp("isolated-team"), isolated=True)
+    return project, project.json("pipeline", "run", timeout=900)
+
+
+def test_isolated_jobs_install_offline_and_serve_a_repacked_model(
+    isolated: tuple[Project, dict[str, Any]], emulator_client: Callable[..., Any]
+) -> None:
+    project, run = isolated
+    assert run["error"] is None
+    sagemaker, s3 = emulator_client("sagemaker"), emulator_client("s3")
+    # the team's preprocessing ran through runproc.sh, which installed the pin before the script imported it
+    processing = sagemaker.describe_processing_job(ProcessingJobName=figures(run, "preprocess")["processing_job"])
+    assert processing["AppSpecification"]["ContainerEntrypoint"] == [
+        "/bin/bash",
+        "/opt/ml/processing/input/code/runproc.sh",
+    ]
+    assert processing["NetworkConfig"]["EnableNetworkIsolation"] is True
+    assert figures(run, "preprocess")["rows_out"] > 0
+    smoke = figures(run, "smoke")
+    assert smoke["api_matches_endpoint"] is True
+    first = smoke["first_prediction"]
+    assert (first["estimator"], first["pin_at_training"], first["pin_at_serving"]) == (
+        "ExtraTreesClassifier",
+        "1.0.0",
+        "1.0.0",
+    )
+    # an isolated container cannot download its handler: the version serves a model.tar.gz that holds it
+    version = project.json("register", "show", "latest")["version"]
+    assert version["environment"]["SAGEMAKER_SUBMIT_DIRECTORY"] == "/opt/ml/model/code"
+    sha = version["metadata"]["inference-code-sha256"]
+    assert version["model_data_url"].endswith(f"/output/repacked/{sha}/model.tar.gz")
+    bucket, _, key = version["model_data_url"].removeprefix("s3://").partition("/")
+    with tarfile.open(fileobj=io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())) as model:
+        names = set(model.getnames())
+    assert {"model.joblib", "metadata.json", "code/handler.py", "code/requirements.txt", "code/schema.json"} <= names
+    assert f"code/wheels/{PROBE}-1.0.0-py3-none-any.whl" in names
