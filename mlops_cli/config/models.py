@@ -6,7 +6,7 @@ import functools
 import math
 import re
 import unicodedata
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -203,25 +203,21 @@ class Column(Strict):
         return self
 
 
-def _raise_at(loc: tuple[str | int, ...], value: Any, message: str) -> NoReturn:
-    _raise_all([(loc, value, message)])
-    raise AssertionError  # _raise_all raised
+Located = tuple[tuple[str | int, ...], Any, str]  # (place relative to the model validated, value given, rule)
 
 
-def _raise_all(problems: list[tuple[tuple[str | int, ...], Any, str]]) -> None:
-    """Every problem at its own setting (`loc` relative to the model being validated), as one validation error, so
-    that `file:line field` names the setting at fault rather than the section around it. Nothing when there is no
-    problem."""
+def _located(problems: list[Located]) -> Exception:
+    """The problems as one validation error, each at its own setting, so that `file:line field` names the setting
+    at fault rather than the section around it (pydantic keeps the places of an error raised by a validator)."""
     from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-    if problems:
-        raise ValidationError.from_exception_data(
-            "Config",
-            [
-                InitErrorDetails(type=PydanticCustomError("rule", "{rule}", {"rule": message}), loc=loc, input=value)
-                for loc, value, message in problems
-            ],
-        )
+    return ValidationError.from_exception_data(
+        "Config",
+        [
+            InitErrorDetails(type=PydanticCustomError("rule", "{rule}", {"rule": message}), loc=loc, input=value)
+            for loc, value, message in problems
+        ],
+    )
 
 
 def _column_shorthand(value: Any) -> Any:
@@ -267,25 +263,35 @@ class Dataset(Strict):
         values = target.values
         if target.type == "category" and values is not None:
             if len(values) < 2:
-                _raise_at(
-                    ("target",),
-                    self.target,
-                    f"the target '{self.target}' is a category of one value: a "
-                    "model needs at least 2 classes to tell apart",
+                raise _located(
+                    [
+                        (
+                            ("target",),
+                            self.target,
+                            f"the target '{self.target}' is a category of one value: a "
+                            "model needs at least 2 classes to tell apart",
+                        )
+                    ]
                 )
             if repeated := sorted({v for v in values if values.count(v) > 1}):
-                _raise_at(("target",), self.target, f"the target's classes {', '.join(repeated)} are listed twice")
+                raise _located(
+                    [(("target",), self.target, f"the target's classes {', '.join(repeated)} are listed twice")]
+                )
         if self.task is None:
-            self.task = infer_task(target.type, values)  # type: ignore[assignment]
+            self.task = infer_task(target.type, values)
             if self.task is None:
-                _raise_at(
-                    ("target",),
-                    self.target,
-                    f"the target '{self.target}' is a {target.type} column, which no task learns: declare the "
-                    f"target as a category with its values, or a number ({TARGET_TYPES})",
+                raise _located(
+                    [
+                        (
+                            ("target",),
+                            self.target,
+                            f"the target '{self.target}' is a {target.type} column, which no task learns: declare the "
+                            f"target as a category with its values, or a number ({TARGET_TYPES})",
+                        )
+                    ]
                 )
         elif problem := task_problem(self.task, self.target, target.type, values):
-            _raise_at(("task",), self.task, problem)
+            raise _located([(("task",), self.task, problem)])
         return self
 
     @property
@@ -627,7 +633,7 @@ class Train(Strict):
     def _script_compiles(cls, script: ScriptSpec | None, info: ValidationInfo) -> ScriptSpec | None:
         return _compiles(script, info.data.get("framework_version"))
 
-    def range_problems(self, task: str | None) -> list[tuple[tuple[str | int, ...], Any, str]]:
+    def range_problems(self, task: str | None) -> list[Located]:
         """What in the tuning ranges the task's estimators cannot take, each at its place under `train` (the fixed
         hyperparameters are checked as written, by Config._hyperparameters). Without a task, every task's
         estimators count."""
@@ -636,7 +642,7 @@ class Train(Strict):
         tried: tuple[str, ...] = (str(static.get("algorithm", DEFAULT_ALGORITHM)),)
         if "algorithm" in ranges:
             tried = tuple(ranges["algorithm"].values or ())
-        problems: list[tuple[tuple[str | int, ...], Any, str]] = []
+        problems: list[Located] = []
         for name, spec in ranges.items():  # as `train tune` sends them
             given = spec.values if spec.type == "categorical" else [spec.min, spec.max]
             problems += [(("tuning", "ranges", name), given, p) for p in _range_problems(name, spec, tried, task)[:1]]
@@ -1147,13 +1153,13 @@ class Config(Strict):
         task = _task_of(info)
         algorithm = hyperparameters.get("algorithm", DEFAULT_ALGORITHM)
         algorithms = (algorithm,) if algorithm in ALGORITHMS else ()
-        _raise_all(
-            [
-                (("hyperparameters", name), item, p)
-                for name, item in hyperparameters.items()
-                if (p := hyperparameter_problem(str(name), item, algorithms, task))
-            ]
-        )
+        problems: list[Located] = [
+            (("hyperparameters", name), item, p)
+            for name, item in hyperparameters.items()
+            if (p := hyperparameter_problem(str(name), item, algorithms, task))
+        ]
+        if problems:
+            raise _located(problems)
         return value
 
     @field_validator("train")
@@ -1163,8 +1169,9 @@ class Config(Strict):
         direction it improves in, and the task's default when the config names none."""
         task = _task_of(info)
         problems = train.range_problems(task)
-        if task is None:
-            _raise_all(problems)
+        if task is None:  # the dataset is refused: the ranges are checked against every task's estimators
+            if problems:
+                raise _located(problems)
             return train
         objective = train.objective
         given = objective.model_fields_set if "objective" in train.model_fields_set else set()
@@ -1194,7 +1201,8 @@ class Config(Strict):
                     f"(goal: {natural_goal(name)})",
                 )
             )
-        _raise_all(problems)
+        if problems:
+            raise _located(problems)
         return train
 
     @field_validator("registry")
@@ -1207,16 +1215,24 @@ class Config(Strict):
         objective = train.objective
         low, high = METRIC_RANGES.get(objective.metric.split(":", 1)[1], (-math.inf, math.inf))
         if objective.goal == "maximize" and threshold > high:
-            _raise_at(
-                ("min_metric",),
-                threshold,
-                f"{threshold:g} can never be reached: {objective.metric} is at most {high:g} (goal maximize)",
+            raise _located(
+                [
+                    (
+                        ("min_metric",),
+                        threshold,
+                        f"{threshold:g} can never be reached: {objective.metric} is at most {high:g} (goal maximize)",
+                    )
+                ]
             )
         if objective.goal == "minimize" and threshold < low:
-            _raise_at(
-                ("min_metric",),
-                threshold,
-                f"{threshold:g} can never be reached: {objective.metric} is at least {low:g} (goal minimize)",
+            raise _located(
+                [
+                    (
+                        ("min_metric",),
+                        threshold,
+                        f"{threshold:g} can never be reached: {objective.metric} is at least {low:g} (goal minimize)",
+                    )
+                ]
             )
         return registry
 

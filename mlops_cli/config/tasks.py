@@ -55,7 +55,7 @@ def natural_goal(metric: str) -> Literal["maximize", "minimize"]:
     return "minimize" if metric.rsplit(":", 1)[-1] in LOWER_IS_BETTER else "maximize"
 
 
-def infer_task(column_type: str, values: list[str] | None) -> str | None:
+def infer_task(column_type: str, values: list[str] | None) -> Task | None:
     """The task a target column of this type implies, or None when its type cannot be a target."""
     if column_type == "bool":
         return "binary"
