@@ -381,3 +381,15 @@ def test_a_binary_category_target_learns_its_last_value_as_positive(tmp_path: Pa
     assert metrics["validation:auc"] == pytest.approx(roc_auc_score(y_val, model.predict_proba(x_val)[:, 1]), abs=1e-6)
     assert metrics["validation:auc"] > 0.85
     assert "positive" in result.stdout  # the binary summary line of each split
+
+
+def test_an_old_schema_without_a_task_trains_the_same_churn_model(
+    tmp_path: Path, preprocessed: JobResult, trained: JobResult, schema: dict[str, Any]
+) -> None:
+    """A sourcedir.tar.gz whose schema.json predates tasks (no task, classes, positive_label): binary, as before."""
+    old = {key: value for key, value in schema.items() if key not in ("task", "classes", "positive_label")}
+    result = run_training(tmp_path, channels(preprocessed), QUICK_MODEL, old)
+    assert result.returncode == 0, result.describe()
+    assert result.metrics() == trained.metrics()
+    metadata = json.loads((result.opt_ml / "model" / "metadata.json").read_text())
+    assert (metadata["task"], metadata["classes"], metadata["positive_label"]) == ("binary", ["no", "yes"], "yes")
