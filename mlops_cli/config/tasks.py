@@ -4,6 +4,7 @@ free of numpy and scikit-learn: `config validate` reads it."""
 
 from __future__ import annotations
 
+import sys
 from typing import Literal
 
 Task = Literal["binary", "multiclass", "regression"]
@@ -53,6 +54,16 @@ def job_metrics(task: str) -> tuple[str, ...]:
 def natural_goal(metric: str) -> Literal["maximize", "minimize"]:
     """The direction in which `metric` (`validation:rmse` or `rmse`) gets better."""
     return "minimize" if metric.rsplit(":", 1)[-1] in LOWER_IS_BETTER else "maximize"
+
+
+def passing_threshold(metric: str, goal: str) -> float:
+    """A threshold every value of `metric` meets in the goal's direction (the metric's worst value, or the largest
+    finite float where it has none): what "no register.min_metric" means where a number is needed."""
+    low, high = METRIC_RANGES.get(metric.rsplit(":", 1)[-1], (float("-inf"), float("inf")))
+    worst = low if goal == "maximize" else high
+    if worst in (float("inf"), float("-inf")):
+        return sys.float_info.max if worst > 0 else -sys.float_info.max
+    return worst
 
 
 def infer_task(column_type: str, values: list[str] | None) -> Task | None:

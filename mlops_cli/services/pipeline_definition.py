@@ -18,6 +18,7 @@ from typing import Any
 
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.config.models import Config
+from mlops_cli.config.tasks import passing_threshold
 from mlops_cli.errors import ConfigError
 from mlops_cli.services import preprocess, register, train
 from mlops_cli.services.preprocess import OUTPUTS, RAW_DIR
@@ -263,7 +264,9 @@ def build_definition(clients: AwsClients, config: Config, inputs: PipelineInputs
     ]
     steps = [_preprocess_step(clients, config, inputs)]
     if continuous:
-        threshold = config.registry.min_metric if config.registry.min_metric is not None else 0.0
+        threshold = config.registry.min_metric
+        if threshold is None:  # every model passes, whichever direction the objective improves in
+            threshold = passing_threshold(config.train.objective.metric, config.train.objective.goal)
         parameters.append({"Name": MIN_METRIC, "Type": "Float", "DefaultValue": threshold})
         steps += [
             _train_step(clients, config, inputs),

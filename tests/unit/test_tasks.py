@@ -506,6 +506,41 @@ def test_the_pipelines_test_figure_follows_the_objective(clients: AwsClients, mo
     assert "test RMSE 3.2500" in pipeline_views.figures_text(evaluate_stage.figures)
 
 
+@pytest.mark.parametrize(
+    ("overrides", "path", "comparison", "threshold"),
+    [
+        ((), "metrics.auc", "GreaterThanOrEqualTo", 0.0),  # churn, as before
+        (REGRESSION, "metrics.rmse", "LessThanOrEqualTo", sys.float_info.max),
+        ((*REGRESSION, "register={approval: auto, min_metric: 4.5}"), "metrics.rmse", "LessThanOrEqualTo", 4.5),
+        (
+            (*REGRESSION, "train.objective.metric=validation:r2"),
+            "metrics.r2",
+            "GreaterThanOrEqualTo",
+            -sys.float_info.max,
+        ),
+    ],
+)
+def test_a_scheduled_pipeline_registers_what_passes_the_objective_in_its_direction(
+    clients: AwsClients, overrides: tuple[str, ...], path: str, comparison: str, threshold: float
+) -> None:
+    """Without register.min_metric every model passes the condition, whichever way the objective improves."""
+    from mlops_cli.services import pipeline_definition, schedule
+
+    config = make_config(
+        "storage.encryption=s3",
+        "preprocess.schedule.expression=rate(1 day)",
+        "preprocess.schedule.continuous_training=true",
+        "register={approval: manual}",
+        *overrides,
+    )
+    preprocessed(clients, config)
+    definition = pipeline_definition.build_definition(clients, config, schedule.pipeline_inputs(clients, config))
+    [check] = [step for step in definition["Steps"] if step["Name"] == "CheckObjective"]
+    [condition] = check["Arguments"]["Conditions"]
+    assert (condition["Type"], condition["LeftValue"]["Std:JsonGet"]["Path"]) == (comparison, path)
+    assert {"Name": "MinMetric", "Type": "Float", "DefaultValue": threshold} in definition["Parameters"]
+
+
 def test_churns_pipeline_figures_read_as_before() -> None:
     assert pipeline_views.figures_text({"test_auc": 0.8312, "test_rows": 300}) == "test AUC 0.8312"
     assert pipeline_views.figures_text({"validation_macro_f1": 0.5, "test_r2": 0.25}) == (
