@@ -291,6 +291,12 @@ def evaluate(args: argparse.Namespace) -> None:
     say(f"model: {metadata.get('algorithm')} ({task}) from {metadata.get('training_job_name')}")
 
     clean = ms.load_clean_folder(args.test_dir, schema)
+    missing = int(clean[schema.target].isna().sum())
+    if missing:  # a gap would be scored as a class ("no", or "nan") or fail inside scikit-learn
+        raise JobError(
+            f"the test split has {missing} rows without a target '{schema.target}': nothing to judge them by "
+            "(declare the target nullable: false so that preprocessing rejects them)"
+        )
     y = ms.labels(clean, schema)
     features = ms.model_inputs(clean, schema)
     if task == "binary":

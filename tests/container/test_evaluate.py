@@ -405,3 +405,26 @@ def test_a_model_folder_without_the_model_fails(
     assert result.returncode == 1
     assert result.failure is not None
     assert "lacks model.joblib, schema.json, metadata.json" in result.failure
+
+
+def test_test_rows_without_a_target_are_refused(
+    tmp_path: Path, regression_preprocessed: JobResult, regression_trained: JobResult
+) -> None:
+    """With a nullable target preprocessing keeps such rows; scoring them would fail inside scikit-learn (or, for
+    a class, count the gap as one)."""
+    schema = generated_schema("regression")
+    schema["columns"][-1]["nullable"] = True
+    model_dir = tmp_path / "model"
+    shutil.copytree(regression_trained.opt_ml / "model", model_dir)
+    (model_dir / "schema.json").write_text(json.dumps(schema))
+    test = pd.concat(
+        pd.read_csv(path, dtype=str, keep_default_na=False)
+        for path in sorted(output_dir(regression_preprocessed, "test").glob("*.csv"))
+    )
+    test.iloc[[3, 5], test.columns.get_loc("price")] = ""
+    (tmp_path / "test").mkdir()
+    test.to_csv(tmp_path / "test" / "part-0.csv", index=False)
+    result = run_evaluate(tmp_path, model_dir, tmp_path / "test", schema)
+    assert result.returncode == 1
+    assert result.failure is not None
+    assert "the test split has 2 rows without a target 'price'" in result.failure
