@@ -625,7 +625,9 @@ class Train(Strict):
     tuning: Tuning = Field(default_factory=Tuning)
     evaluate_instance_type: ProcessingInstance = "ml.m5.large"
     script: ScriptSpec | None = Field(
-        None, description="Your own training script instead of train.py (it writes the model in the model contract)."
+        None,
+        description="Your own training script instead of train.py: it writes the model in the model contract, and "
+        "takes train.hyperparameters (and tuning ranges) by its own names, unchecked by train.py's rules.",
     )
 
     @field_validator("script")
@@ -678,9 +680,10 @@ def _range_problems(name: str, spec: TuningRange, algorithms: tuple[str, ...], t
 
 def _compiles(script: ScriptSpec | None, framework_version: str | None, *, handler: bool = False) -> ScriptSpec | None:
     """The script's code parses for the Python of the image it runs on (an unknown version is refused already)."""
-    if script is not None and framework_version in PYTHON_VERSIONS:
-        if problems := code_problems(script, PYTHON_VERSIONS[framework_version], framework_version, handler=handler):
-            raise ValueError("; ".join(problems))
+    if script is None or framework_version not in PYTHON_VERSIONS:
+        return script
+    if problems := code_problems(script, PYTHON_VERSIONS[framework_version], framework_version, handler=handler):
+        raise ValueError("; ".join(problems))
     return script
 
 
@@ -1150,6 +1153,8 @@ class Config(Strict):
         hyperparameters = value.get("hyperparameters") if isinstance(value, dict) else None
         if not isinstance(hyperparameters, dict):
             return value  # the default, or a shape pydantic refuses
+        if value.get("script"):  # the team's own script takes its own hyperparameters, not train.py's
+            return value
         task = _task_of(info)
         algorithm = hyperparameters.get("algorithm", DEFAULT_ALGORITHM)
         algorithms = (algorithm,) if algorithm in ALGORITHMS else ()
@@ -1168,7 +1173,7 @@ class Config(Strict):
         """The tuning ranges suit the task's estimators; the objective is a metric the task's jobs report, in the
         direction it improves in, and the task's default when the config names none."""
         task = _task_of(info)
-        problems = train.range_problems(task)
+        problems = train.range_problems(task) if train.script is None else []  # a team's script: its own ranges
         if task is None:  # the dataset is refused: the ranges are checked against every task's estimators
             if problems:
                 raise _located(problems)

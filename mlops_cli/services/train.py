@@ -97,8 +97,11 @@ def _encode(value: Any) -> str:
 
 
 def _hyperparameters(config: Config, overrides: dict[str, str] | None = None) -> dict[str, Any]:
-    """The config's hyperparameters with `overrides` (text), each checked by the rules the config's are."""
+    """The config's hyperparameters with `overrides` (text), each checked by the rules the config's are. A team's
+    train.script takes its own: an override is read as a JSON value when it is one (3, 0.5, true), else as text."""
     merged: dict[str, Any] = {**config.train.hyperparameters}
+    if config.train.script is not None:
+        return {**merged, **{name: _scalar(raw) for name, raw in (overrides or {}).items()}}
     algorithm = str((overrides or {}).get("algorithm", merged.get("algorithm", DEFAULT_ALGORITHM)))
     task = config.dataset.resolved_task
     for name, raw in (overrides or {}).items():
@@ -110,6 +113,14 @@ def _hyperparameters(config: Config, overrides: dict[str, str] | None = None) ->
         else:  # the text passed the rule: a whole number may be written 3.0
             merged[name] = int(float(raw)) if kind is int else kind(raw)
     return merged
+
+
+def _scalar(raw: str) -> Any:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return value if isinstance(value, str | int | float | bool) or value is None else raw
 
 
 CODE_CHANNEL = "code"

@@ -269,6 +269,25 @@ def test_config_validate_exits_2_with_file_line_and_rule(
     assert aws_calls == []
 
 
+def test_a_teams_training_script_takes_its_own_hyperparameters_and_ranges(
+    clients: AwsClients, code: dict[str, Path]
+) -> None:
+    own = (
+        "train.hyperparameters={max_features: 0.5, criterion: gini}",
+        "train.tuning.strategy=Random",
+        "train.tuning.ranges={max_features: {type: continuous, min: 0.2, max: 0.9}}",
+    )
+    assert "unknown hyperparameter 'max_features'" in refusal(*own)  # train.py's rules, without a script
+    config = registry_config(script("train.script", "my_train.py", code["train"]), *own)
+    preprocessed(clients, config)
+    job = trained(clients, config, criterion="entropy", max_leaf_nodes="12", warm_start="true")
+    sent = clients.client("sagemaker").describe_training_job(TrainingJobName=job)["HyperParameters"]
+    assert (sent["max_features"], sent["criterion"], sent["max_leaf_nodes"]) == ("0.5", '"entropy"', "12")
+    assert sent["warm_start"] == "true"
+    ranges = train._parameter_ranges(config)["ContinuousParameterRanges"]
+    assert ranges == [{"Name": "max_features", "MinValue": "0.2", "MaxValue": "0.9", "ScalingType": "Auto"}]
+
+
 # --- what is sent to SageMaker -------------------------------------------------------------------------------------
 
 
