@@ -38,8 +38,10 @@ def init(
     json_output: bool = typer.Option(False, "--json", help="Print the result as JSON on stdout, nothing else."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Only results and errors."),
 ) -> None:
-    """Create a project from a CSV file: DIR/configs/{base,local,dev,prod}.yaml with the dataset's schema inferred
-    from the file, and the file as the first batch under DIR/data/<name>/ingest_date=<today>/.
+    """A new project from a CSV file: its configs, with the dataset's schema inferred, and the file as a first batch.
+
+    Writes DIR/configs/{base,local,dev,prod}.yaml and DIR/data/<name>/ingest_date=<today>/<file>.csv (with
+    --scripts, DIR/scripts/ too); then `cd DIR && mlops pipeline run -c configs/local.yaml` runs every stage.
 
     The schema is read from the first 100,000 rows (at most 32 MB of text), with preprocessing's rules (values
     stripped, an empty field is a missing value): bool when every value is yes/no, true/false or 1/0; int when

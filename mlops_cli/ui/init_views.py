@@ -23,7 +23,8 @@ def init_view(result: Any) -> RenderableType:
     files = "\n".join(f"  {name}" for name in result.files)
     return Group(
         schema,
-        f"{task}; objective {result.objective}, approved on the emulator from {result.min_metric:g}",
+        f"{task}; objective {result.objective}: approved on the emulator when it is "
+        f"{'≥' if result.goal == 'maximize' else '≤'} {result.min_metric:g}",
         f"Wrote project [bold]{result.project}[/bold] in {result.directory}:\n{files}",
         f"Next: [bold]{result.next_command}[/bold]",
     )

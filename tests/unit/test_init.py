@@ -118,7 +118,7 @@ def test_the_key_prefers_an_id_like_name_and_can_be_given(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("header", "rows", "args", "expected"),
     [
-        (["a", "y"], [[i % 3, i % 2] for i in range(20)], [], "Pass --key COLUMN"),
+        (["a", "y"], [[i % 3, i % 2] for i in range(20)], [], 'awk \'{print (NR == 1 ? "row_id" : NR - 1)'),
         (["a", "y"], [[i % 3, i % 2] for i in range(20)], ["--key", "a"], "repeats values"),
         (["a", "y"], [[i, i % 2] for i in range(20)], ["--key", "b"], "--key 'b' is not a column"),
         (["a", "y"], [["" if i == 3 else i, i % 2] for i in range(20)], ["--key", "a"], "empty in 1 of the 20"),
@@ -193,6 +193,7 @@ def test_a_task_that_does_not_fit_the_target_is_refused(
         (b"id;y\n1;2\n", "not comma-separated"),
         (b"id,y\n1,yes\n2,no,3\n", "line 3: 3 fields"),
         (b"id,,y\n1,2,yes\n", "an empty name"),
+        (b",x,y\n0,1,yes\n", "the first column has no name (an index saved by pandas' to_csv?)"),
         (b"id, y\n1,yes\n", "' y' starts or ends with a space"),
         (b"id,reject_reason,y\n1,a,yes\n", "preprocessing adds to rejected rows"),
         (b"id,x\n1,2\n", "--target 'y' is not a column"),
@@ -343,3 +344,15 @@ def test_a_folder_name_without_a_project_name_in_it_is_refused(
     )
     assert code == 2 and "--name 'Bad Name'" in document["error"]["message"]
     assert not (tmp_path / "ok").exists()
+
+
+def test_people_see_the_schema_the_files_and_the_next_command(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mixed: Path
+) -> None:
+    root = tmp_path / "shop"
+    assert run(["init", str(root), "--data", str(mixed), "--target", "grade"]) == 0
+    captured = capsys.readouterr()
+    for text in ("order_id", "category", "high, low, mid", "task: multiclass", "≥ 0.34", "configs/prod.yaml"):
+        assert text in captured.out
+    assert f"Next: cd {root} && mlops pipeline run -c configs/local.yaml" in captured.out
+    assert "'comment' holds free text" in captured.err  # warnings go to stderr

@@ -311,6 +311,8 @@ def _check_header(path: Path, header: list[str]) -> None:
             hint="Rename the columns so that each name is used once.",
         )
     problems = [problem for name in header if (problem := _name_problem(name))]
+    if not header[0].strip():  # pandas' to_csv writes its index so
+        problems[0] = "the first column has no name (an index saved by pandas' to_csv?): name it, e.g. row_id"
     if problems:
         raise UsageError(
             f"{path.name} has column names the tool cannot use: " + "; ".join(problems[:MAX_SHOWN]) + ".",
@@ -367,10 +369,18 @@ def _key(
     if not (preferred or candidates):
         raise UsageError(
             f"no column of {path.name} can be the key: none holds a value in every row, different in each.",
-            hint="Pass --key COLUMN, or add an identifier column to the file (e.g. the row number): preprocessing "
+            hint="Pass --key COLUMN, or add an identifier column to the file, e.g. the row number: "
+            f"{_numbering_command(path)} (for a file without line breaks inside quoted fields). Preprocessing "
             "deduplicates rows and splits them into train, validation and test by the key.",
         )
     return (preferred or candidates)[0], True
+
+
+def _numbering_command(path: Path) -> str:
+    import shlex
+
+    program = """'{print (NR == 1 ? "row_id" : NR - 1) "," $0}'"""
+    return f"`awk {program} {shlex.quote(path.name)} > {shlex.quote(path.stem + '_with_id.csv')}`"
 
 
 def _usable_key(key: str) -> str:

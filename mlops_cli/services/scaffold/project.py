@@ -48,6 +48,7 @@ class InitResult:
     columns: list[InferredColumn]
     min_metric: float
     objective: str
+    goal: str
     files: list[str]  # relative to directory, in the order written
     next_command: str
     warnings: list[str] = field(default_factory=list)
@@ -88,7 +89,7 @@ def init_project(request: InitRequest) -> InitResult:
     with request.data.open("rb") as source_handle, target.open("xb") as handle:
         shutil.copyfileobj(source_handle, handle)
     threshold, _why = configs.min_metric(inferred)
-    metric, _goal = configs.OBJECTIVES[inferred.task]
+    metric, goal = configs.OBJECTIVES[inferred.task]
     return InitResult(
         directory=str(directory),
         project=project,
@@ -103,6 +104,7 @@ def init_project(request: InitRequest) -> InitResult:
         columns=list(inferred.columns),
         min_metric=threshold,
         objective=metric,
+        goal=goal,
         files=planned,
         next_command=f"cd {_shell_word(str(directory))} && mlops pipeline run -c configs/local.yaml",
         warnings=list(inferred.warnings),
