@@ -79,6 +79,8 @@ def layout_problems(spec: ScriptSpec) -> list[str]:
         return [f"entry_point '{spec.entry_point}' must be a Python file (.py): SageMaker runs it with python"]
     if any(_left_out(part) for part in entry.parts):
         return [f"entry_point '{spec.entry_point}' is hidden or in __pycache__, which the code bundle leaves out"]
+    if not spec.source_dir.strip():
+        return ["source_dir must name the folder that holds the entry point"]
     folder = spec.folder
     if not folder.is_dir():
         return [f"source_dir {folder} is not a folder" if folder.exists() else f"source_dir {folder} does not exist"]
@@ -92,13 +94,26 @@ def layout_problems(spec: ScriptSpec) -> list[str]:
             f"source_dir {folder} has its own {SCHEMA}: mlops writes {SCHEMA} into the bundle from the config's "
             "dataset (rename yours)"
         )
-    size = sum(path.stat().st_size for path in spec.files().values())
+    return problems + _size_problems(spec)
+
+
+def _size_problems(spec: ScriptSpec) -> list[str]:
+    """The bundle's files must be readable and, together, within MAX_BUNDLE_BYTES."""
+    size = 0
+    for name, path in spec.files().items():
+        try:
+            size += path.stat().st_size
+            readable = os.access(path, os.R_OK)
+        except OSError as exc:  # a dangling link
+            return [f"source_dir {spec.folder}: {name} cannot be read ({exc.strerror})"]
+        if not readable:
+            return [f"source_dir {spec.folder}: {name} cannot be read (no read permission)"]
     if size > MAX_BUNDLE_BYTES:
-        problems.append(
-            f"source_dir {folder} holds {size / 1024 / 1024:.1f} MB of files; a code bundle takes at most "
+        return [
+            f"source_dir {spec.folder} holds {size / 1024 / 1024:.1f} MB of files; a code bundle takes at most "
             f"{MAX_BUNDLE_BYTES // 1024 // 1024} MB (keep data and models in S3, not next to the code)"
-        )
-    return problems
+        ]
+    return []
 
 
 def code_problems(spec: ScriptSpec, python: tuple[int, int], image: str, *, handler: bool = False) -> list[str]:

@@ -156,6 +156,13 @@ def test_missing_folders_and_files_are_refused(code: dict[str, Path], tmp_path: 
     assert "unknown setting 'entrypoint'" in refusal(f"train.script={{entrypoint: x.py, source_dir: {code['train']}}}")
 
 
+def test_an_empty_source_dir_or_a_dangling_link_is_refused(code: dict[str, Path]) -> None:
+    assert "source_dir must name the folder" in refusal("preprocess.script={entry_point: prep.py, source_dir: ' '}")
+    (code["prep"] / "data.csv").symlink_to(code["prep"] / "gone.csv")
+    message = refusal(script("preprocess.script", "prep.py", code["prep"]))
+    assert f"source_dir {code['prep']}: data.csv cannot be read (No such file or directory)" in message
+
+
 def test_a_folder_with_its_own_schema_json_is_refused(code: dict[str, Path]) -> None:
     write(code["serve"] / "schema.json", "{}")
     message = refusal(script("deploy.inference", "handler.py", code["serve"]))
