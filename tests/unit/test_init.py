@@ -356,3 +356,19 @@ def test_people_see_the_schema_the_files_and_the_next_command(
         assert text in captured.out
     assert f"Next: cd {root} && mlops pipeline run -c configs/local.yaml" in captured.out
     assert "'comment' holds free text" in captured.err  # warnings go to stderr
+
+
+def test_a_folder_that_cannot_be_written_is_an_error_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], mixed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_mkdir = Path.mkdir
+
+    def refuse(self: Path, *args: Any, **kwargs: Any) -> None:
+        if "readonly" in self.parts:
+            raise PermissionError(13, "Permission denied")
+        real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    code, document, err = init(tmp_path, capsys, str(tmp_path / "readonly"), "--data", str(mixed), "--target", "grade")
+    assert code == 2 and "Traceback" not in err
+    assert document["error"]["message"] == f"cannot write {tmp_path / 'readonly/configs/base.yaml'}: Permission denied."

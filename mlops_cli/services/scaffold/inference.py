@@ -234,7 +234,7 @@ def _not_utf8(path: Path, position: int) -> UsageError:
 
 def _read(path: Path, target: str) -> _Sample:
     if not path.is_file():
-        raise UsageError(f"--data {path}: no such file.")
+        raise UsageError(f"--data {path}: " + ("a folder, not a CSV file." if path.is_dir() else "no such file."))
     if path.stat().st_size == 0:
         raise UsageError(f"{path.name} is empty: a CSV file with a header row and data rows is needed.")
     check_utf8(path)

@@ -4,12 +4,15 @@ is inferred, the configs are rendered and validated in a scratch folder, and no 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from mlops_cli.errors import ConfigError, Problem, UsageError
 from mlops_cli.services.scaffold import configs
@@ -85,8 +88,7 @@ def init_project(request: InitRequest) -> InitResult:
     for name, source in scripts.items():
         _write(directory / name, source.read_bytes())
     target = directory / data_file
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with request.data.open("rb") as source_handle, target.open("xb") as handle:
+    with request.data.open("rb") as source_handle, _writing(target) as handle:
         shutil.copyfileobj(source_handle, handle)
     threshold, _why = configs.min_metric(inferred)
     metric, goal = configs.OBJECTIVES[inferred.task]
@@ -176,9 +178,22 @@ def _moved(file: str | None, scratch: Path, directory: Path) -> str | None:
 
 
 def _write(path: Path, content: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("xb") as handle:  # "x": never over an existing file, even one made since the check
+    with _writing(path) as handle:
         handle.write(content)
+
+
+@contextlib.contextmanager
+def _writing(path: Path) -> Iterator[BinaryIO]:
+    """A new file, opened for writing; a file that appeared since the check, or a folder that cannot be written,
+    is a clear error rather than a traceback."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("xb") as handle:  # "x": never over an existing file, even one made since the check
+            yield handle
+    except FileExistsError:
+        raise UsageError(f"{path} appeared while mlops init was writing: it was left as it is.") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}.") from None
 
 
 def _shell_word(text: str) -> str:
