@@ -257,6 +257,8 @@ def multiclass_report(
 
 
 def regression_report(model: Any, features: Any, y: np.ndarray) -> tuple[dict[str, Any], Charts]:
+    if not callable(getattr(model, "predict", None)):
+        raise JobError("the regression model has no predict method: it cannot be scored")
     predictions = np.asarray(model.predict(features), dtype=float).reshape(-1)
     if len(predictions) != len(y):
         raise JobError(f"the model made {len(predictions)} predictions for {len(y)} test rows")

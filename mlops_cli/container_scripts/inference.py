@@ -76,7 +76,7 @@ src/sagemaker_containers/_transformer.py, _functions.py, _worker.py):
 model_fn refuses a model folder that does not hang together (ModelLoadError, so the endpoint never serves wrong
 answers): a file missing, schema.json's features (metadata.json's feature_columns, else the pipeline's
 feature_names_in_ when it has them) or task not the trained model's, a binary model that never learned
-the positive class (1), a multiclass model whose classes_ are not metadata.json's classes (as text) or not the
+the positive class (1, or its name), a multiclass model whose classes_ are not metadata.json's classes (as text) or not the
 target's values, a regression model without predict.
 
 The local emulator serves the same functions: call `model_fn(model_dir)` once, then per request
@@ -192,8 +192,12 @@ class Model:
 
     @property
     def positive_column(self) -> int:
-        """Binary: predict_proba's column for label 1 (the positive label): found by class, not assumed last."""
-        return list(self.pipeline.classes_).index(1)
+        """Binary: predict_proba's column for label 1 (mlops_schema.labels' positive label), or for the positive
+        label's name when the model learned the names themselves: found by class, not assumed to be the last."""
+        learned = list(self.pipeline.classes_)
+        if 1 in learned:
+            return learned.index(1)
+        return [str(name) for name in learned].index(str(self.schema.positive_label))
 
     @property
     def learned_classes(self) -> list[str]:
@@ -265,7 +269,7 @@ def _check_model(model: Model) -> None:
         return
     learned = list(getattr(model.pipeline, "classes_", []))
     if model.task == "binary":
-        if 1 not in learned:
+        if 1 not in learned and model.schema.positive_label not in [str(name) for name in learned]:
             raise ModelLoadError(
                 f"the model's classes are {learned}: it never learned '{model.schema.positive_label}' (1)"
             )

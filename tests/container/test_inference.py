@@ -592,23 +592,28 @@ def test_a_multiclass_model_that_never_saw_a_class_gives_it_probability_zero(
     assert {p["label"] for p in predictions} == {"low", "mid"}
 
 
+@pytest.mark.parametrize("learned", ["0/1", "names"])
 def test_a_binary_category_target_answers_with_its_class_names(
-    own_model: tuple[ModuleType, Path], multiclass_preprocessed: JobResult
+    own_model: tuple[ModuleType, Path], multiclass_preprocessed: JobResult, learned: str
 ) -> None:
-    """Binary with a 2-valued category target: the label is the positive label or the other class, by P(1)."""
+    """Binary with a 2-valued category target: the label is the positive label or the other class, by P(positive),
+    whether the model learned 0/1 (as mlops_schema.labels gives them) or the class names themselves."""
     handler, folder = own_model
     schema = generated_schema("multiclass")
     schema["columns"][-1] = {**schema["columns"][-1], "values": ["other", "top"]}
     schema.update(task="binary", classes=["other", "top"], positive_label="top")
     train = read_output(multiclass_preprocessed, "train")
-    x, y = plain_features(train, schema), (train["segment"] == "high").to_numpy(dtype=int)
+    positive = (train["segment"] == "high").to_numpy()
+    y = positive.astype(int) if learned == "0/1" else np.where(positive, "top", "other")
     metadata = {"task": "binary", "classes": ["other", "top"], "positive_label": "top"}
-    pipeline = write_user_model(folder, LogisticRegression(max_iter=500), x, y, schema, metadata)
+    pipeline = write_user_model(
+        folder, LogisticRegression(max_iter=500), plain_features(train, schema), y, schema, metadata
+    )
     model = handler.model_fn(str(folder))
     sample = task_sample(multiclass_preprocessed)
     body, _ = serve(handler, model, csv_body(sample, schema), "text/csv", "application/json")
     predictions = json.loads(body)["predictions"]
-    expected = pipeline.predict_proba(plain_features(sample, schema))[:, 1]
+    expected = pipeline.predict_proba(plain_features(sample, schema))[:, 1]  # classes_ sorted: other, top
     assert [p["probability"] for p in predictions] == [round(float(v), 6) for v in expected]
     assert [p["label"] for p in predictions] == ["top" if v >= 0.5 else "other" for v in expected]
     assert {p["label"] for p in predictions} == {"top", "other"}
