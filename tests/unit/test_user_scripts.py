@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from mlops_cli.aws.images import PYTHON_VERSIONS, SKLEARN_VERSIONS
 from mlops_cli.aws.session import AwsClients
 from mlops_cli.config import scripts as script_rules
 from mlops_cli.config.models import Config
@@ -87,7 +88,11 @@ def refusal(*overrides: str) -> str:
     return "\n".join(raised.value.problems)
 
 
-# --- validation ----------------------------------------------------------------------------------------------------
+# --- validation ---------------------------------------------------------------------------------------------------
+
+
+def test_every_image_has_its_python_version() -> None:
+    assert sorted(PYTHON_VERSIONS) == sorted(SKLEARN_VERSIONS)
 
 
 def test_a_bundle_is_the_folder_with_relative_paths_requirements_and_schema(code: dict[str, Path]) -> None:
@@ -182,6 +187,7 @@ def test_a_bundle_over_the_size_cap_is_refused_with_its_size(
 
 MATCH = "def pick(x):\n    match x:\n        case 1:\n            return 'one'\n"
 EXCEPT_STAR = "try:\n    pass\nexcept* ValueError:\n    pass\n"
+TYPE_ALIAS = "type Pair = tuple[int, int]\n"  # Python 3.12
 
 
 @pytest.mark.parametrize(
@@ -189,6 +195,7 @@ EXCEPT_STAR = "try:\n    pass\nexcept* ValueError:\n    pass\n"
     [
         (MATCH, "1.2-1", "1.4-2", 4, "Python 3.9 (scikit-learn image 1.2-1)"),
         (EXCEPT_STAR, "1.4-2", "1.4-2-py312", 4, "Python 3.10 (scikit-learn image 1.4-2)"),
+        (TYPE_ALIAS, "1.4-2", "1.4-2-py312", 1, "Python 3.10 (scikit-learn image 1.4-2)"),
     ],
 )
 def test_code_must_parse_for_the_python_of_the_image_it_runs_on(
