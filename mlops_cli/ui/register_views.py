@@ -96,8 +96,19 @@ def comparison_view(comparison: Any, code: list[Any] | None = None) -> Renderabl
         section("Metrics", comparison.metrics, difference=True),
         section("Data (channels, processing job, object versions)", comparison.data),
         section("Model", comparison.model),
-        *([section("Code (sha256 of the bundles)", code)] if code else []),
+        *([section("Code (sha256 of the bundles)", [_short_digests(row) for row in code])] if code else []),
     )
+
+
+def _short_digests(row: Any) -> Any:
+    """A code row with each 64-digit sha256 cut to its first 12 digits, as people compare them (--json has all)."""
+    import dataclasses
+    import re
+
+    def short(value: Any) -> Any:
+        return f"{value[:12]}…" if isinstance(value, str) and re.fullmatch(r"[0-9a-f]{64}", value) else value
+
+    return dataclasses.replace(row, a=short(row.a), b=short(row.b))
 
 
 # --- versions ------------------------------------------------------------------------------------------------------
