@@ -220,6 +220,11 @@ def _located(problems: list[Located]) -> Exception:
     )
 
 
+def _at(loc: tuple[str | int, ...], value: Any, message: str) -> Exception:
+    """One problem at its setting (see _located)."""
+    return _located([(loc, value, message)])
+
+
 def _column_shorthand(value: Any) -> Any:
     """`plan: int` or `plan: {category: [a, b]}` are short for the full column mapping."""
     if isinstance(value, str):
@@ -263,35 +268,25 @@ class Dataset(Strict):
         values = target.values
         if target.type == "category" and values is not None:
             if len(values) < 2:
-                raise _located(
-                    [
-                        (
-                            ("target",),
-                            self.target,
-                            f"the target '{self.target}' is a category of one value: a "
-                            "model needs at least 2 classes to tell apart",
-                        )
-                    ]
+                raise _at(
+                    ("target",),
+                    self.target,
+                    f"the target '{self.target}' is a category of one value: a "
+                    "model needs at least 2 classes to tell apart",
                 )
             if repeated := sorted({v for v in values if values.count(v) > 1}):
-                raise _located(
-                    [(("target",), self.target, f"the target's classes {', '.join(repeated)} are listed twice")]
-                )
+                raise _at(("target",), self.target, f"the target's classes {', '.join(repeated)} are listed twice")
         if self.task is None:
             self.task = infer_task(target.type, values)
             if self.task is None:
-                raise _located(
-                    [
-                        (
-                            ("target",),
-                            self.target,
-                            f"the target '{self.target}' is a {target.type} column, which no task learns: declare the "
-                            f"target as a category with its values, or a number ({TARGET_TYPES})",
-                        )
-                    ]
+                raise _at(
+                    ("target",),
+                    self.target,
+                    f"the target '{self.target}' is a {target.type} column, which no task learns: declare the "
+                    f"target as a category with its values, or a number ({TARGET_TYPES})",
                 )
         elif problem := task_problem(self.task, self.target, target.type, values):
-            raise _located([(("task",), self.task, problem)])
+            raise _at(("task",), self.task, problem)
         return self
 
     @property
@@ -1220,24 +1215,16 @@ class Config(Strict):
         objective = train.objective
         low, high = METRIC_RANGES.get(objective.metric.split(":", 1)[1], (-math.inf, math.inf))
         if objective.goal == "maximize" and threshold > high:
-            raise _located(
-                [
-                    (
-                        ("min_metric",),
-                        threshold,
-                        f"{threshold:g} can never be reached: {objective.metric} is at most {high:g} (goal maximize)",
-                    )
-                ]
+            raise _at(
+                ("min_metric",),
+                threshold,
+                f"{threshold:g} can never be reached: {objective.metric} is at most {high:g} (goal maximize)",
             )
         if objective.goal == "minimize" and threshold < low:
-            raise _located(
-                [
-                    (
-                        ("min_metric",),
-                        threshold,
-                        f"{threshold:g} can never be reached: {objective.metric} is at least {low:g} (goal minimize)",
-                    )
-                ]
+            raise _at(
+                ("min_metric",),
+                threshold,
+                f"{threshold:g} can never be reached: {objective.metric} is at least {low:g} (goal minimize)",
             )
         return registry
 

@@ -8,7 +8,6 @@ import sys
 from typing import Literal
 
 Task = Literal["binary", "multiclass", "regression"]
-TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
 
 # mlops_metrics.METRICS: what train.py prints for train and validation, and evaluate.py for test
 METRICS: dict[str, tuple[str, ...]] = {
