@@ -40,19 +40,19 @@ def init(
 ) -> None:
     """A new project from a CSV file: its configs, with the dataset's schema inferred, and the file as a first batch.
 
-    Writes DIR/configs/{base,local,dev,prod}.yaml and DIR/data/<name>/ingest_date=<today>/<file>.csv (with
-    --scripts, DIR/scripts/ too); then `cd DIR && mlops pipeline run -c configs/local.yaml` runs every stage.
+    Writes DIR/configs/{base,local,dev,prod}.yaml, DIR/data/<name>/ingest_date=<today>/<file>.csv (and DIR/scripts/).
 
-    The schema is read from the first 100,000 rows (at most 32 MB of text), with preprocessing's rules (values
-    stripped, an empty field is a missing value): bool when every value is yes/no, true/false or 1/0; int when
-    every value is a whole number; float when every value is a number; category for other text with at most 20
-    distinct values, each seen at least twice on average; string otherwise. A column is nullable when a value is
-    missing, and gets min: 0 when no value is negative (no other bounds: one file's extremes would reject the next
-    one's data). Check the schema in configs/base.yaml before the first run.
+    Then `cd DIR && mlops pipeline run -c configs/local.yaml` runs every stage on the emulator.
 
-    Nothing is written when something is wrong (exit 2): a file that is not UTF-8 CSV, duplicate or unusable
-    column names, a target that is not a column or has empty values, no column that can be the key, a file of the
-    project that exists already."""
+    Types (read from the first 100,000 rows): bool (yes/no, true/false, 1/0), int, float, category, string.
+
+    A category is text with at most 20 distinct values, each seen twice on average; other text is a string.
+
+    Bounds: min: 0 where no value is negative, no others (one file's extremes would reject the next one's data).
+
+    Nothing is written when something is wrong (exit 2), and no file is ever overwritten.
+
+    Check the schema in configs/base.yaml before the first run."""
     from mlops_cli.errors import UsageError
     from mlops_cli.services.scaffold.project import InitRequest, init_project
     from mlops_cli.ui.init_views import init_view
