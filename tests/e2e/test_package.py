@@ -70,8 +70,9 @@ def test_an_installed_wheel_with_the_local_extra_runs_the_whole_chain(wheel: Pat
     try:
         result = run([str(mlops), "pipeline", "run", "-c", "configs/local.yaml", "--json"], cwd=project, env=env)
         assert '"smoke"' in result.stdout
-        installed = run(
-            [str(tmp_path / "venv" / "bin" / "python"), "-c", "import mlops_cli; print(mlops_cli.__file__)"]
+        installed = run(  # from the project folder: `python -c` puts the working folder first on sys.path
+            [str(tmp_path / "venv" / "bin" / "python"), "-c", "import mlops_cli; print(mlops_cli.__file__)"],
+            cwd=project,
         )
         assert str(tmp_path / "venv") in installed.stdout  # the package ran from the venv, not from this checkout
     finally:

@@ -541,7 +541,7 @@ def test_complete_multipart_upload_honours_if_match_as_s3_does() -> None:
 # --- the smoke stage asks again while a door answers 503 -------------------------------------------------------
 
 
-PREDICTION = {"predictions": [{"label": 1, "probability": 0.9}]}
+PREDICTION = {"predictions": [{"label": "yes", "probability": 0.9}]}  # the shipped handler's binary answer
 
 
 class _Doors:
